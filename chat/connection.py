@@ -1,0 +1,132 @@
+"""Rules for accepting a Socket.IO connection: who is it, which room, from where.
+
+Everything here works on a plain WSGI ``environ`` and the client's auth payload,
+so it is unit-tested without sockets.
+"""
+
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from importlib import import_module
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.http.request import split_domain_port, validate_host
+
+from chat.models import Room
+
+
+class ConnectionRefused(Exception):
+    """Why a connection is refused; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    room_slug: str
+    after: int | None
+
+
+@dataclass(frozen=True)
+class Member:
+    """An accepted connection: who is talking in which room."""
+
+    user_id: int
+    username: str
+    room_id: int
+    room_slug: str
+    room_name: str
+
+
+def parse_auth(auth):
+    """Validate the connect payload ``{"room": slug, "after"?: int}``."""
+    if not isinstance(auth, dict):
+        raise ConnectionRefused('Connect with the auth payload {"room": "<slug>"}.')
+    extra = set(auth) - {"room", "after"}
+    if extra:
+        raise ConnectionRefused(f"Unexpected auth field(s): {', '.join(sorted(map(str, extra)))}.")
+    room = auth.get("room")
+    if not isinstance(room, str) or not room or len(room) > 100:
+        raise ConnectionRefused('"room" must be the slug of a chat room.')
+    after = auth.get("after")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+        raise ConnectionRefused('"after" must be a message id (a whole number >= 0).')
+    return JoinRequest(room_slug=room, after=after)
+
+
+def find_room(slug):
+    room = Room.objects.filter(slug=slug).first()
+    if room is None:
+        raise ConnectionRefused(f"There is no chat room {slug!r}.")
+    return room
+
+
+def session_key_from_environ(environ):
+    try:
+        cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+    except CookieError:
+        return None
+    morsel = cookie.get(settings.SESSION_COOKIE_NAME)
+    return morsel.value if morsel else None
+
+
+def user_from_environ(environ):
+    """The logged-in user of the session cookie, by Django's own rules.
+
+    ``django.contrib.auth.get_user`` checks the session's auth hash (a password
+    change logs other sessions out) and the backend's ``get_user`` refuses
+    inactive users. Refuses anonymous connections.
+    """
+    key = session_key_from_environ(environ)
+    if not key:
+        raise ConnectionRefused("You are not logged in.")
+    engine = import_module(settings.SESSION_ENGINE)
+    request = SimpleNamespace(session=engine.SessionStore(key))
+    user = get_user(request)
+    if not user.is_authenticated:
+        raise ConnectionRefused("You are not logged in.")
+    return user
+
+
+def _request_origin(environ):
+    scheme = environ.get("wsgi.url_scheme", "http")
+    proxy_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy_header and environ.get(proxy_header[0], "").split(",")[0].strip() == proxy_header[1]:
+        scheme = "https"
+    return f"{scheme}://{environ.get('HTTP_HOST', '')}"
+
+
+def origin_allowed(origin, environ):
+    """python-engineio's origin check, made consistent with Django's settings.
+
+    A browser's WebSocket carries an Origin that the server must check itself
+    (cross-site WebSocket hijacking): accept the site's own origin when its host
+    is one of ALLOWED_HOSTS, and the origins listed in CSRF_TRUSTED_ORIGINS.
+    Clients that send no Origin (not browsers) are not asked by engineio.
+    """
+    if not origin:
+        return True
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    if origin != _request_origin(environ):
+        return False
+    host, _port = split_domain_port(urlsplit(origin).netloc)
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return bool(host) and validate_host(host, allowed)
+
+
+def admit(environ, auth):
+    """Check a connection attempt; returns ``(member, after)`` or ConnectionRefused."""
+    request = parse_auth(auth)
+    user = user_from_environ(environ)
+    room = find_room(request.room_slug)
+    member = Member(
+        user_id=user.pk,
+        username=user.get_username(),
+        room_id=room.pk,
+        room_slug=room.slug,
+        room_name=room.name,
+    )
+    return member, request.after

@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Room(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("chat:room", args=[self.slug])
+
+
+class Message(models.Model):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
+    )
+    text = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        # "The last N messages of a room" and "the messages of a room after id X"
+        # are both a range scan of this index.
+        indexes = [models.Index(fields=["room", "-id"], name="chat_message_room_recent")]
+
+    def __str__(self):
+        return f"{self.author} in {self.room}: {self.text[:40]}"

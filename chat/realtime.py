@@ -1,0 +1,157 @@
+"""The Socket.IO server of the chat: thin handlers over chat.connection,
+chat.messages and chat.presence.
+
+Event API (README, "Event API"): the client connects with the auth payload
+``{"room": slug, "after"?: id}``, receives ``history``, ``joined`` and ``users``,
+emits ``message`` ``{"text": str}`` with an ack, and receives ``message``,
+``joined``, ``left`` and ``users`` as the room changes.
+"""
+
+import functools
+import logging
+
+import socketio
+from socketio import packet
+from django.db import DatabaseError, close_old_connections, connections
+
+from chat import messages
+from chat.connection import ConnectionRefused, admit, origin_allowed
+from chat.presence import InMemoryPresence
+from d09.env import env_int, env_list
+
+logger = logging.getLogger(__name__)
+
+# Event names the client may not send: they belong to the protocol itself.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+
+
+def releases_db_connections(handler):
+    """Close this green thread's DB connections when the handler is done.
+
+    Under eventlet every handler runs in its own green thread and Django keeps
+    one connection per thread, so without this their number would grow with the
+    number of events.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        close_old_connections()
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return wrapper
+
+
+class ChatServer(socketio.Server):
+    """socketio.Server that refuses client events it must not dispatch.
+
+    python-socketio hands any client event to the handler of the same name, so
+    a client sending an event called "connect" would reach the connect handler.
+    """
+
+    def _handle_event(self, eio_sid, namespace, id, data):
+        event = data[0] if data else None
+        if not isinstance(event, str) or event in RESERVED_EVENTS:
+            logger.warning("refused client event %r from %s", event, eio_sid)
+            if id is not None:
+                sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+                if sid is not None:
+                    self._send_packet(
+                        eio_sid,
+                        self.packet_class(
+                            packet.ACK,
+                            namespace=namespace,
+                            id=id,
+                            data=[{"ok": False, "error": "This event name is not allowed."}],
+                        ),
+                    )
+            return
+        super()._handle_event(eio_sid, namespace, id, data)
+
+
+def server_options():
+    """Engine.IO settings, overridable from the environment (README)."""
+    return {
+        # The server pings every SIO_PING_INTERVAL seconds and drops a client that
+        # does not answer within SIO_PING_TIMEOUT: a vanished browser leaves the
+        # user list within their sum (20 s by default).
+        "ping_interval": env_int("SIO_PING_INTERVAL", 10),
+        "ping_timeout": env_int("SIO_PING_TIMEOUT", 10),
+        # maxPayload: a chat line of MAX_MESSAGE_LENGTH characters, even fully
+        # JSON-escaped, fits easily; anything bigger is abuse.
+        "max_http_buffer_size": env_int("SIO_MAX_PAYLOAD", 64 * 1024),
+        "transports": env_list("SIO_TRANSPORTS", default="websocket,polling"),
+        "cors_allowed_origins": origin_allowed,
+    }
+
+
+def create_server(async_mode="eventlet", client_manager=None, presence=None):
+    sio = ChatServer(
+        async_mode=async_mode,
+        client_manager=client_manager,
+        logger=False,
+        engineio_logger=False,
+        **server_options(),
+    )
+    register_handlers(sio, presence or InMemoryPresence())
+    return sio
+
+
+def register_handlers(sio, presence):
+    @sio.event
+    @releases_db_connections
+    def connect(sid, environ, auth=None):
+        try:
+            member, after = admit(environ, auth)
+            backlog = messages.history(member.room_id, member.room_slug, after)
+        except ConnectionRefused as refusal:
+            logger.info("connection %s refused: %s", sid, refusal)
+            raise socketio.exceptions.ConnectionRefusedError(str(refusal)) from None
+        except DatabaseError:
+            logger.exception("database error while accepting %s", sid)
+            raise socketio.exceptions.ConnectionRefusedError(
+                "The chat is unavailable right now, retrying."
+            ) from None
+        sio.save_session(sid, {"member": member})
+        sio.enter_room(sid, member.room_slug)
+        change = presence.join(sid, member.room_slug, member.username)
+        logger.info("%s joined %s (%s)", member.username, member.room_slug, sid)
+        # The joiner's own order: history first, then the notice, then the list.
+        sio.emit("history", backlog, to=sid)
+        notice = {"user": member.username}
+        sio.emit("joined", notice, to=member.room_slug if change.changed else sid)
+        users = presence.users(member.room_slug)
+        sio.emit("users", users, to=member.room_slug if change.changed else sid)
+
+    @sio.event
+    def disconnect(sid, reason=None):
+        change = presence.leave(sid)
+        if change is None:
+            return
+        logger.info("%s left %s (%s, %s)", change.user, change.room, sid, reason)
+        if change.changed:
+            sio.emit("left", {"user": change.user}, to=change.room, skip_sid=sid)
+            sio.emit("users", presence.users(change.room), to=change.room, skip_sid=sid)
+
+    @sio.event
+    @releases_db_connections
+    def message(sid, *args):
+        member = sio.get_session(sid)["member"]
+        try:
+            text = messages.clean_text(args[0] if args else None)
+            stored = messages.store_message(member, text)
+        except messages.MessageRejected as rejection:
+            return {"ok": False, "error": str(rejection)}
+        except DatabaseError:
+            logger.exception("could not store a message from %s", member.username)
+            return {"ok": False, "error": "The message could not be saved, please try again."}
+        # Stored first, broadcast second: whatever reached anyone is in the database.
+        sio.emit("message", stored, to=member.room_slug)
+        return {"ok": True, "id": stored["id"]}
+
+    @sio.on("*")
+    def unknown_event(event, sid, *args):
+        logger.info("unknown event %r from %s", event, sid)
+        return {"ok": False, "error": f"Unknown event {event!r}."}
