@@ -1,0 +1,59 @@
+# d09: the two commands are `make run` and `make test` (see README.md).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKER_CONNECTIONS ?= 10000
+
+.DEFAULT_GOAL := help
+.PHONY: help run setup test lint format system-deps clean
+
+help:
+	@echo "make run    set everything up and serve the app at http://$(HOST):$(PORT)"
+	@echo "make test   set everything up and run ruff and the whole test suite"
+	@echo "make setup  virtualenv, .env, migrations, static files, demo users (run does it)"
+	@echo "make format reformat the code with ruff"
+
+$(VENV)/.runtime: requirement.txt
+	@scripts/ensure-venv "$(PYTHON)" "$(VENV)"
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirement.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# A local, uncommitted .env holds a random SECRET_KEY so that DEBUG can stay off.
+.env:
+	@$(PYTHON) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
+	@echo "wrote .env with a new random SECRET_KEY"
+
+setup: $(VENV)/.runtime .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py create_demo_users
+
+run: setup
+	@echo "d09 at http://$(HOST):$(PORT)/account (demo users: alice, bob, carol; see README)"
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); \
+	exec $(VENV)/bin/gunicorn -k eventlet -w 1 --worker-connections $(WORKER_CONNECTIONS) \
+		-b $(HOST):$(PORT) sio_server:app
+
+system-deps:
+	@scripts/ensure-system-deps
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: $(VENV)/.dev .env system-deps lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,327 @@
+/*
+ * A small Socket.IO v5 client for jQuery, over a plain WebSocket (Engine.IO v4).
+ *
+ *   var socket = $.socketio({ auth: function () { return { room: "general" }; } });
+ *   socket.on("connect", fn);          // namespace "/" connected
+ *   socket.on("disconnect", fn);       // fn(reason): connection lost, will reconnect
+ *   socket.on("reconnecting", fn);     // fn(attempt, delayMs)
+ *   socket.on("connect_error", fn);    // fn(message): refused by the server, final
+ *   socket.on("server_disconnect", fn); // fn(message): the server ended the session, final
+ *   socket.on("message", fn);          // any server event: fn(data, ...)
+ *   socket.emit("message", { text: "hi" }, function (answer) { ... });
+ *   socket.close();
+ *
+ * Only the WebSocket transport is spoken: one Engine.IO packet per frame.
+ * Engine.IO packets: 0 open, 1 close, 2 ping, 3 pong, 4 message, 6 noop.
+ * Socket.IO packets ride in "4": <type>[<nsp>,][<ack id>][JSON], with types
+ * 0 CONNECT, 1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR.
+ * In Engine.IO v4 the server pings and the client answers with a pong.
+ */
+(function ($) {
+  "use strict";
+
+  var EIO_OPEN = "0", EIO_CLOSE = "1", EIO_PING = "2", EIO_PONG = "3", EIO_MESSAGE = "4";
+  var SIO_CONNECT = "0", SIO_DISCONNECT = "1", SIO_EVENT = "2", SIO_ACK = "3", SIO_CONNECT_ERROR = "4";
+
+  var DEFAULTS = {
+    path: "/socket.io/",
+    auth: function () { return {}; },
+    reconnectDelay: 1000,      // first retry after about this long...
+    reconnectDelayMax: 5000,   // ...doubling up to this
+    randomization: 0.5,        // +/- 50% jitter, so clients do not all retry at once
+    livenessCheckEvery: 1000   // how often we look for a missing ping
+  };
+
+  function socketUrl(path) {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    return scheme + window.location.host + path + "?EIO=4&transport=websocket";
+  }
+
+  function utf8Length(text) {
+    return new TextEncoder().encode(text).length;
+  }
+
+  /* Split a Socket.IO packet (the part after the Engine.IO "4") into its fields. */
+  function decodePacket(text) {
+    var packet = { type: text.charAt(0), nsp: "/", id: null, data: undefined };
+    var i = 1;
+    if (text.charAt(i) === "/") {
+      var comma = text.indexOf(",", i);
+      packet.nsp = text.substring(i, comma === -1 ? text.length : comma);
+      i = comma === -1 ? text.length : comma + 1;
+    }
+    var digits = "";
+    while (i < text.length && text.charAt(i) >= "0" && text.charAt(i) <= "9") {
+      digits += text.charAt(i);
+      i += 1;
+    }
+    if (digits) {
+      packet.id = parseInt(digits, 10);
+    }
+    if (i < text.length) {
+      packet.data = JSON.parse(text.substring(i));
+    }
+    return packet;
+  }
+
+  function Socket(options) {
+    this.options = $.extend({}, DEFAULTS, options);
+    this.handlers = {};         // event name -> $.Callbacks
+    this.ws = null;
+    this.connected = false;     // namespace "/" connected
+    this.closedByUser = false;
+    this.refused = false;       // server said no (44) or sent us away (41): no retry
+    this.attempts = 0;
+    this.maxPayload = 1000000;
+    this.deadline = 0;          // when the next ping is overdue
+    this.nextAckId = 0;
+    this.pendingAcks = {};
+    this.earlyEvents = [];      // events that arrived before the CONNECT reply
+    this.outbox = [];           // emits waiting for the namespace connection
+    this.livenessTimer = null;
+    this.retryTimer = null;
+    this.open();
+  }
+
+  Socket.prototype.on = function (event, handler) {
+    (this.handlers[event] = this.handlers[event] || $.Callbacks()).add(handler);
+    return this;
+  };
+
+  Socket.prototype.fire = function (event, args) {
+    if (this.handlers[event]) {
+      this.handlers[event].fireWith(this, args);
+    }
+  };
+
+  Socket.prototype.open = function () {
+    var self = this;
+    self.connected = false;
+    self.earlyEvents = [];
+    var ws = new WebSocket(socketUrl(self.options.path));
+    self.ws = ws;
+    ws.onmessage = function (event) {
+      if (ws === self.ws && typeof event.data === "string") {
+        self.onFrame(event.data);
+      }
+    };
+    ws.onclose = function (event) {
+      if (ws === self.ws) {
+        self.onClose("transport closed (code " + event.code + ")");
+      }
+    };
+  };
+
+  Socket.prototype.send = function (frame) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(frame);
+    }
+  };
+
+  Socket.prototype.onFrame = function (frame) {
+    var type = frame.charAt(0);
+    if (type === EIO_OPEN) {
+      var handshake = JSON.parse(frame.substring(1));
+      this.pingWindow = handshake.pingInterval + handshake.pingTimeout;
+      this.maxPayload = handshake.maxPayload || this.maxPayload;
+      this.expectPing();
+      this.startLivenessCheck();
+      // Without this namespace CONNECT the server never runs its connect handler.
+      this.send(EIO_MESSAGE + SIO_CONNECT + JSON.stringify(this.options.auth() || {}));
+    } else if (type === EIO_PING) {
+      this.expectPing();
+      this.send(EIO_PONG + frame.substring(1));
+    } else if (type === EIO_CLOSE) {
+      this.dropTransport("server closed the connection");
+    } else if (type === EIO_MESSAGE) {
+      var packet;
+      try {
+        packet = decodePacket(frame.substring(1));
+      } catch (error) {
+        return; // not JSON we understand: ignore rather than break the page
+      }
+      if (packet.nsp === "/") {
+        this.onPacket(packet);
+      }
+    }
+    // 3 (pong), 5 (upgrade) and 6 (noop) need no answer.
+  };
+
+  Socket.prototype.onPacket = function (packet) {
+    if (packet.type === SIO_CONNECT) {
+      this.onConnected();
+    } else if (packet.type === SIO_EVENT && $.isArray(packet.data) && packet.data.length) {
+      if (packet.id !== null) {
+        this.send(EIO_MESSAGE + SIO_ACK + packet.id + "[]");
+      }
+      if (this.connected) {
+        this.fire(packet.data[0], packet.data.slice(1));
+      } else {
+        // python-socketio may send what the connect handler emits before its
+        // CONNECT reply: keep those events and deliver them in order.
+        this.earlyEvents.push(packet.data);
+      }
+    } else if (packet.type === SIO_ACK && this.pendingAcks[packet.id]) {
+      var callback = this.pendingAcks[packet.id];
+      delete this.pendingAcks[packet.id];
+      callback.apply(this, $.isArray(packet.data) ? packet.data : []);
+    } else if (packet.type === SIO_CONNECT_ERROR) {
+      var data = packet.data;
+      var message = data && typeof data === "object" ? data.message : data;
+      this.giveUp("connect_error", message || "The server refused the connection.");
+    } else if (packet.type === SIO_DISCONNECT) {
+      this.giveUp("server_disconnect", "The server closed this chat session.");
+    }
+  };
+
+  Socket.prototype.onConnected = function () {
+    var self = this;
+    self.connected = true;
+    self.attempts = 0;
+    self.fire("connect", []);
+    $.each(self.earlyEvents.splice(0), function (_, data) {
+      self.fire(data[0], data.slice(1));
+    });
+    $.each(self.outbox.splice(0), function (_, item) {
+      self.transmit(item);
+    });
+  };
+
+  Socket.prototype.expectPing = function () {
+    this.deadline = Date.now() + this.pingWindow;
+  };
+
+  /* Background tabs throttle timers, so compare clocks instead of trusting a timeout. */
+  Socket.prototype.startLivenessCheck = function () {
+    var self = this;
+    clearInterval(self.livenessTimer);
+    self.livenessTimer = setInterval(function () {
+      if (self.deadline && Date.now() > self.deadline) {
+        self.dropTransport("no ping from the server");
+      }
+    }, self.options.livenessCheckEvery);
+  };
+
+  Socket.prototype.stopTimers = function () {
+    clearInterval(this.livenessTimer);
+    clearTimeout(this.retryTimer);
+    this.livenessTimer = null;
+    this.deadline = 0;
+  };
+
+  /* Answer every waiting ack: the server will never answer them now. */
+  Socket.prototype.failPendingAcks = function () {
+    var pending = this.pendingAcks;
+    this.pendingAcks = {};
+    $.each(pending, function (_, callback) {
+      callback({ ok: false, error: "The connection was lost before the server answered." });
+    });
+  };
+
+  /* Emits still queued will never be sent (refused or closed for good). */
+  Socket.prototype.failQueued = function () {
+    $.each(this.outbox.splice(0), function (_, item) {
+      if (item.ack) {
+        item.ack({ ok: false, error: "Not connected to the chat." });
+      }
+    });
+  };
+
+  Socket.prototype.dropTransport = function (reason) {
+    var ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = null;
+      ws.close();
+    }
+    this.onClose(reason);
+  };
+
+  Socket.prototype.onClose = function (reason) {
+    var wasConnected = this.connected;
+    this.ws = null;
+    this.connected = false;
+    this.stopTimers();
+    this.failPendingAcks();
+    if (wasConnected) {
+      this.fire("disconnect", [reason]);
+    }
+    if (!this.closedByUser && !this.refused) {
+      this.scheduleReconnect();
+    }
+  };
+
+  /* A refusal or a server-side disconnect is final: close, tell, do not retry. */
+  Socket.prototype.giveUp = function (event, message) {
+    this.refused = true;
+    this.failQueued();
+    this.dropTransport(message);
+    this.fire(event, [message]);
+  };
+
+  Socket.prototype.scheduleReconnect = function () {
+    var self = this;
+    var base = Math.min(
+      self.options.reconnectDelayMax,
+      self.options.reconnectDelay * Math.pow(2, self.attempts)
+    );
+    var jitter = base * self.options.randomization * (Math.random() * 2 - 1);
+    var delay = Math.max(0, Math.round(base + jitter));
+    self.attempts += 1;
+    self.fire("reconnecting", [self.attempts, delay]);
+    self.retryTimer = setTimeout(function () {
+      if (!self.closedByUser && !self.refused) {
+        self.open();
+      }
+    }, delay);
+  };
+
+  /*
+   * Emit an event; the optional last argument is the ack callback. Returns false
+   * (and answers the ack with an error) when the packet is over the server's
+   * maxPayload, which would otherwise make the server drop the connection.
+   */
+  Socket.prototype.emit = function (event) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    var ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    var id = "";
+    if (ack) {
+      id = String(this.nextAckId++);
+    }
+    var frame = EIO_MESSAGE + SIO_EVENT + id + JSON.stringify([event].concat(args));
+    if (utf8Length(frame) > this.maxPayload) {
+      if (ack) {
+        ack({ ok: false, error: "This message is too large to send." });
+      }
+      return false;
+    }
+    var item = { frame: frame, id: id, ack: ack };
+    if (this.connected) {
+      this.transmit(item);
+    } else {
+      this.outbox.push(item);
+    }
+    return true;
+  };
+
+  /* Send now; the ack waits from here (a queued emit cannot have been lost yet). */
+  Socket.prototype.transmit = function (item) {
+    if (item.ack) {
+      this.pendingAcks[item.id] = item.ack;
+    }
+    this.send(item.frame);
+  };
+
+  Socket.prototype.close = function () {
+    this.closedByUser = true;
+    this.failQueued();
+    if (this.connected) {
+      this.send(EIO_MESSAGE + SIO_DISCONNECT);
+    }
+    this.dropTransport("closed by the page");
+  };
+
+  $.socketio = function (options) {
+    return new Socket(options);
+  };
+})(jQuery);

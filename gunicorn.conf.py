@@ -1,0 +1,27 @@
+"""gunicorn settings, read automatically when gunicorn starts in this folder.
+
+Command-line flags still win (``gunicorn -k eventlet -w 1 -b ... sio_server:app``).
+"""
+
+import os
+import sys
+
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "eventlet")
+workers = int(os.environ.get("WEB_WORKERS", "1"))
+# Each WebSocket holds one slot of its worker for its whole life; gunicorn's
+# default of 1000 would cap a chat at 1000 users per worker.
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
+# Long-lived WebSockets never "finish": do not wait 30 s for them on restart.
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "5"))
+accesslog = os.environ.get("ACCESS_LOG") or None
+
+
+def on_starting(server):
+    """Refuse to split the chat silently: several workers need a shared manager."""
+    if server.cfg.workers > 1 and not os.environ.get("REDIS_URL", "").strip():
+        sys.stderr.write(
+            f"d09: {server.cfg.workers} workers but REDIS_URL is not set. Each worker "
+            "would hold its own rooms and users would not see each other. Set "
+            "REDIS_URL (see README, 'Run several workers') or use -w 1.\n"
+        )
+        sys.exit(1)
