@@ -1,0 +1,67 @@
+"""Shared fixtures: the real server (gunicorn + eventlet), logged-in HTTP sessions,
+Socket.IO clients and headless Chromium browsers."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from tests.support.browser import BrowserFactory
+from tests.support.server import DEMO_PASSWORD, LiveServer, login
+
+# Unit tests import the settings in this process; they need a key, and the
+# real servers started below get their own environment.
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
+
+
+@pytest.fixture(scope="session")
+def live_server_env():
+    """Environment of the server under test: a throwaway SQLite database."""
+    workdir = tempfile.mkdtemp(prefix="d09-live-")
+    env = {
+        "SECRET_KEY": "live-server-tests-secret-key-" + "y" * 40,
+        "DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{workdir}/db.sqlite3",
+        "LOG_LEVEL": "INFO",
+    }
+    yield env
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server(live_server_env):
+    """The app as users start it: gunicorn -k eventlet -w 1 on a free port."""
+    live = LiveServer(extra_env=live_server_env)
+    live.prepare()
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def alice(server):
+    return login(server.url, "alice", DEMO_PASSWORD)
+
+
+@pytest.fixture
+def bob(server):
+    return login(server.url, "bob", DEMO_PASSWORD)
+
+
+@pytest.fixture
+def carol(server):
+    return login(server.url, "carol", DEMO_PASSWORD)
+
+
+@pytest.fixture
+def browsers():
+    """Make as many browsers (users) as a test needs; all quit at the end."""
+    factory = BrowserFactory()
+    yield factory
+    factory.quit_all()
+
+
+@pytest.fixture
+def browser(browsers):
+    return browsers.new()

@@ -1,0 +1,155 @@
+"""Starting the real server in a subprocess, and logging in over HTTP."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+DEMO_PASSWORD = "chat-demo-2024"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition, timeout=10.0, interval=0.05, message="condition"):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class LiveServer:
+    """gunicorn -k eventlet serving sio_server:app, with its own database."""
+
+    def __init__(self, extra_env, port=None, workers=1, worker_class="eventlet", log_name=None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.worker_class = worker_class
+        self.env = {**os.environ, **extra_env}
+        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        self.process = None
+        self.log_path = Path(extra_env.get("DATABASE_URL", "/tmp/x").split("///")[-1]).parent / (
+            log_name or f"server-{self.port}.log"
+        )
+
+    def manage(self, *args):
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    def prepare(self):
+        self.manage("migrate", "--noinput")
+        self.manage("collectstatic", "--noinput", "--verbosity", "0")
+        self.manage("create_demo_users")
+
+    def command(self):
+        return [
+            str(VENV_BIN / "gunicorn"),
+            "-k",
+            self.worker_class,
+            "-w",
+            str(self.workers),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "sio_server:app",
+        ]
+
+    def start(self):
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            self.command(), cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        wait_until(self._answers, timeout=20, message=f"server on port {self.port}")
+
+    def _answers(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"server exited with {self.process.returncode}: {self.tail()}")
+        try:
+            return requests.get(self.url + "/account", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def stop(self, sig=signal.SIGINT):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process:
+            self.log.close()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def worker_pids(self):
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def tail(self, lines=40):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+@dataclass
+class LoggedIn:
+    """An HTTP session logged in as ``username``; ``cookie`` is its Cookie header."""
+
+    username: str
+    session: requests.Session
+    base_url: str
+
+    @property
+    def cookie(self):
+        return "; ".join(f"{name}={value}" for name, value in self.session.cookies.items())
+
+    @property
+    def headers(self):
+        return {"Cookie": self.cookie}
+
+
+def csrf_post(session, base_url, path, data):
+    """POST like the page does: CSRF token from the cookie, same-origin Referer."""
+    if "csrftoken" not in session.cookies:
+        session.get(base_url + "/account", timeout=5)
+    return session.post(
+        base_url + path,
+        data=data,
+        headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": base_url + "/account"},
+        timeout=5,
+    )
+
+
+def login(base_url, username, password):
+    session = requests.Session()
+    answer = csrf_post(
+        session, base_url, "/account/login", {"username": username, "password": password}
+    )
+    assert answer.status_code == 200, answer.text
+    return LoggedIn(username=username, session=session, base_url=base_url)

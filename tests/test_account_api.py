@@ -1,0 +1,158 @@
+"""The account JSON endpoints, through Django's test client with CSRF checks on."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user("alice", password=PASSWORD)
+
+
+@pytest.fixture
+def client():
+    return Client(enforce_csrf_checks=True)
+
+
+def csrf_token(client):
+    client.get(reverse("account:page"))
+    return client.cookies["csrftoken"].value
+
+
+def post(client, name, data=None, token=True, **extra):
+    headers = {"X-CSRFToken": csrf_token(client)} if token else {}
+    return client.post(reverse(f"account:{name}"), data or {}, headers=headers, **extra)
+
+
+def test_page_answers_with_and_without_trailing_slash(client, db):
+    assert client.get("/account").status_code == 200
+    assert client.get("/account/").status_code == 200
+
+
+def test_anonymous_page_shows_login_form_and_hides_logged_in_block(client, db):
+    html = client.get("/account").content.decode()
+    assert 'id="login-form"' in html
+    assert 'id="signup-form"' in html
+    assert '<section id="logged-in" hidden>' in html
+
+
+def test_logged_in_page_shows_logged_as_user(client, user):
+    client.force_login(user)
+    html = client.get("/account").content.decode()
+    assert "Logged as <strong id=\"logged-user\">alice</strong>" in html
+    assert '<section id="logged-out" hidden>' in html
+
+
+def test_login_success(client, user):
+    answer = post(client, "login", {"username": "alice", "password": PASSWORD})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["ok"] is True
+    assert body["username"] == "alice"
+    assert body["csrfToken"]
+    assert client.get("/account").context["user"].username == "alice"
+
+
+def test_login_wrong_password_is_a_400_with_form_errors(client, user):
+    answer = post(client, "login", {"username": "alice", "password": "nope"})
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["ok"] is False
+    assert "correct username and password" in body["errors"]["__all__"][0]
+
+
+def test_login_empty_fields_name_each_field(client, db):
+    answer = post(client, "login", {})
+    assert answer.status_code == 400
+    errors = answer.json()["errors"]
+    assert errors["username"] == ["This field is required."]
+    assert errors["password"] == ["This field is required."]
+
+
+def test_inactive_user_cannot_log_in(client, user):
+    user.is_active = False
+    user.save()
+    answer = post(client, "login", {"username": "alice", "password": PASSWORD})
+    assert answer.status_code == 400
+    assert answer.json()["errors"]["__all__"]
+
+
+@pytest.mark.parametrize("name", ["login", "logout", "signup"])
+def test_wrong_method_is_a_json_405(client, db, name):
+    answer = client.get(reverse(f"account:{name}"))
+    assert answer.status_code == 405
+    assert answer["Allow"] == "POST"
+    assert answer.json()["ok"] is False
+
+
+@pytest.mark.parametrize("name", ["login", "logout", "signup"])
+def test_missing_csrf_token_is_a_json_403(client, user, name):
+    answer = post(client, name, {"username": "alice", "password": PASSWORD}, token=False)
+    assert answer.status_code == 403
+    assert answer.json()["ok"] is False
+    assert "CSRF" in answer.json()["error"]
+
+
+def test_logout(client, user):
+    client.force_login(user)
+    answer = post(client, "logout")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "ok": True,
+        "username": "alice",
+        "csrfToken": answer.json()["csrfToken"],
+        "next": None,
+    }
+    assert not client.get("/account").context["user"].is_authenticated
+
+
+def test_token_from_login_answer_is_accepted_for_logout(client, user):
+    token = post(client, "login", {"username": "alice", "password": PASSWORD}).json()["csrfToken"]
+    answer = client.post(reverse("account:logout"), headers={"X-CSRFToken": token})
+    assert answer.status_code == 200
+
+
+def test_safe_next_is_offered(client, user):
+    answer = post(
+        client, "login", {"username": "alice", "password": PASSWORD, "next": "/chat/general/"}
+    )
+    assert answer.json()["next"] == "/chat/general/"
+
+
+@pytest.mark.parametrize("unsafe", ["https://evil.example/", "//evil.example/x", "javascript:x"])
+def test_unsafe_next_is_ignored(client, user, unsafe):
+    answer = post(client, "login", {"username": "alice", "password": PASSWORD, "next": unsafe})
+    assert answer.json()["next"] is None
+
+
+def test_signup_creates_and_logs_in(client, db):
+    answer = post(
+        client,
+        "signup",
+        {"username": "dave", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},
+    )
+    assert answer.status_code == 200
+    assert answer.json()["username"] == "dave"
+    assert client.get("/account").context["user"].username == "dave"
+
+
+def test_signup_shows_password_validation_errors(client, db):
+    answer = post(client, "signup", {"username": "dave", "password1": "123", "password2": "123"})
+    assert answer.status_code == 400
+    messages = " ".join(answer.json()["errors"]["password2"])
+    assert "too short" in messages
+    assert not get_user_model().objects.filter(username="dave").exists()
+
+
+def test_signup_refuses_taken_username(client, user):
+    answer = post(
+        client,
+        "signup",
+        {"username": "alice", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},
+    )
+    assert answer.status_code == 400
+    assert "already exists" in answer.json()["errors"]["username"][0]
