@@ -31,9 +31,7 @@ def clean_text(payload):
     # Control characters (NUL, escape sequences...) have no place in a chat line
     # and some databases refuse them; newlines and tabs stay.
     text = "".join(
-        ch
-        for ch in text
-        if ch in _KEPT_CONTROL_CHARACTERS or unicodedata.category(ch) != "Cc"
+        ch for ch in text if ch in _KEPT_CONTROL_CHARACTERS or unicodedata.category(ch) != "Cc"
     ).strip()
     if not text:
         raise MessageRejected("The message is empty.")

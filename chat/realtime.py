@@ -11,8 +11,8 @@ import functools
 import logging
 
 import socketio
-from socketio import packet
 from django.db import DatabaseError, close_old_connections, connections
+from socketio import packet
 
 from chat import messages
 from chat.connection import ConnectionRefused, admit, origin_allowed

@@ -43,7 +43,7 @@ def test_anonymous_page_shows_login_form_and_hides_logged_in_block(client, db):
 def test_logged_in_page_shows_logged_as_user(client, user):
     client.force_login(user)
     html = client.get("/account").content.decode()
-    assert "Logged as <strong id=\"logged-user\">alice</strong>" in html
+    assert 'Logged as <strong id="logged-user">alice</strong>' in html
     assert '<section id="logged-out" hidden>' in html
 
 

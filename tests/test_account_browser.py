@@ -144,9 +144,7 @@ def test_next_link_is_offered_after_login(server, browser):
     log_in_url = browser.current_url
     fill_login(browser, "carol", DEMO_PASSWORD)
     wait_for(browser, lambda d: visible(d, "#next-link"), message="continue link")
-    assert browser.find_element("id", "next-link").get_attribute("href").endswith(
-        "/chat/general/"
-    )
+    assert browser.find_element("id", "next-link").get_attribute("href").endswith("/chat/general/")
     assert browser.current_url == log_in_url
 
 
