@@ -4,11 +4,13 @@ Socket.IO clients and headless Chromium browsers."""
 import os
 import shutil
 import tempfile
+import uuid
 
 import pytest
 
 from tests.support.browser import BrowserFactory
 from tests.support.server import DEMO_PASSWORD, LiveServer, login
+from tests.support.sio import connected
 
 # Unit tests import the settings in this process; they need a key, and the
 # real servers started below get their own environment.
@@ -65,3 +67,32 @@ def browsers():
 @pytest.fixture
 def browser(browsers):
     return browsers.new()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Unit tests create users; the real hasher's cost buys nothing here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def fresh_room(server):
+    """A room of its own for a test, so other tests' users and messages stay out."""
+    slug = "t-" + uuid.uuid4().hex[:10]
+    return server.create_room(f"Test room {slug}", slug)
+
+
+@pytest.fixture
+def clients(server):
+    """Open chat clients with ``clients.open(user, room)``; all closed at the end."""
+    opened = []
+
+    class Clients:
+        def open(self, user, room, **kwargs):
+            client = connected(server.url, user, room, **kwargs)
+            opened.append(client)
+            return client
+
+    yield Clients()
+    for client in opened:
+        client.close()

@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 DEMO_PASSWORD = "chat-demo-2024"
+LOG_DIR = Path(tempfile.gettempdir()) / "d09-test-logs"
 
 
 def free_port():
@@ -45,9 +47,9 @@ class LiveServer:
         self.env = {**os.environ, **extra_env}
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
         self.process = None
-        self.log_path = Path(extra_env.get("DATABASE_URL", "/tmp/x").split("///")[-1]).parent / (
-            log_name or f"server-{self.port}.log"
-        )
+        # Logs outlive the test session's temporary folders, for post-mortems.
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOG_DIR / (log_name or f"server-{self.port}.log")
 
     def manage(self, *args):
         return subprocess.run(
@@ -58,6 +60,29 @@ class LiveServer:
             capture_output=True,
             text=True,
         ).stdout
+
+    def create_room(self, name, slug):
+        """Add a room to the server's database, as an admin would."""
+        self.manage(
+            "shell",
+            "-c",
+            "from chat.models import Room; "
+            f"Room.objects.get_or_create(slug={slug!r}, defaults={{'name': {name!r}}})",
+        )
+        return slug
+
+    def db_file_handles(self):
+        """How many file descriptors the workers hold on the SQLite database file."""
+        db_path = self.env["DATABASE_URL"].split("sqlite:///", 1)[1]
+        count = 0
+        for pid in self.worker_pids():
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    if os.readlink(fd) == db_path:
+                        count += 1
+                except OSError:
+                    continue
+        return count
 
     def prepare(self):
         self.manage("migrate", "--noinput")
