@@ -135,6 +135,17 @@
   socket.on("connect_error", refusal);
   socket.on("server_disconnect", refusal);
 
+  // Leaving the page must leave the room at once, even when the browser keeps
+  // the page alive in its back/forward cache; coming back starts afresh.
+  $(window).on("pagehide", function () {
+    socket.close();
+  });
+  $(window).on("pageshow", function (event) {
+    if (event.originalEvent.persisted) {
+      window.location.reload();
+    }
+  });
+
   $form.on("submit", function (event) {
     event.preventDefault();
     var text = $input.val();

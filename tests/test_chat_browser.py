@@ -1,0 +1,214 @@
+"""The chat pages in real headless Chromium browsers, several users at once."""
+
+import uuid
+
+import pytest
+
+from tests.support.browser import log_in, wait_for
+from tests.support.server import LiveServer
+
+pytestmark = pytest.mark.browser
+
+
+def enter_room(driver, server_url, username, room):
+    log_in(driver, server_url, username)
+    driver.get(f"{server_url}/chat/{room}/")
+    wait_for(
+        driver,
+        lambda d: d.execute_script("return window.chatReady === true"),
+        message=f"{username} ready in {room}",
+    )
+    return driver
+
+
+def say(driver, text):
+    box = driver.find_element("id", "message-input")
+    box.send_keys(text)
+    driver.find_element("id", "send-button").click()
+    wait_for(
+        driver,
+        lambda d: d.find_element("id", "message-input").get_attribute("value") == "",
+        message="input cleared after the ack",
+    )
+
+
+def lines(driver):
+    """What #messages shows, one string per line: 'author: text' or the notice."""
+    return driver.execute_script(
+        """
+        return $("#messages").children().map(function () {
+          var $el = $(this);
+          return $el.hasClass("message")
+            ? $el.find(".author").text() + ": " + $el.find(".text").text()
+            : $el.text();
+        }).get();
+        """
+    )
+
+
+def users(driver):
+    return [li.text for li in driver.find_elements("css selector", "#users li")]
+
+
+def wait_line(driver, line, timeout=10):
+    wait_for(driver, lambda d: line in lines(d), timeout, message=f"line {line!r}")
+
+
+def unique(text):
+    return f"{text} {uuid.uuid4().hex[:6]}"
+
+
+def test_rooms_list_comes_from_the_database(server, browser, fresh_room):
+    browser.get(server.url + "/chat/")
+    names = [a.text for a in browser.find_elements("css selector", "a.room-link")]
+    assert {"General", "Cats", "Random", f"Test room {fresh_room}"} <= set(names)
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(server, browser):
+    browser.get(server.url + "/chat/general/")
+    assert browser.current_url == server.url + "/account?next=/chat/general/"
+
+
+def test_room_page_shows_the_room_name_and_links_back(server, browser):
+    enter_room(browser, server.url, "alice", "cats")
+    assert browser.find_element("id", "room-name").text == "Cats"
+    assert browser.find_element("css selector", "a[href='/account']")
+
+
+def test_two_users_chat_in_one_room_isolated_from_another(server, browsers, fresh_room):
+    alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
+    wait_line(alice, "alice has joined the chat")
+    bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
+    wait_line(bob, "bob has joined the chat")
+    wait_line(alice, "bob has joined the chat")
+    carol = enter_room(browsers.new(), server.url, "carol", "cats")
+
+    first, second, third = unique("hello bob"), unique("hi alice"), unique("how are you")
+    say(alice, first)
+    wait_line(bob, f"alice: {first}")
+    say(bob, second)
+    wait_line(alice, f"bob: {second}")
+    say(alice, third)
+    wait_line(bob, f"alice: {third}")
+
+    expected = [f"alice: {first}", f"bob: {second}", f"alice: {third}"]
+    for driver in (alice, bob):
+        shown = [line for line in lines(driver) if ": " in line]
+        assert shown[-3:] == expected
+    # Messages come after the join notices, in the order they were sent.
+    assert lines(bob).index("bob has joined the chat") < lines(bob).index(f"alice: {first}")
+    assert not any(first in line or second in line for line in lines(carol))
+
+
+def test_late_joiner_sees_exactly_the_last_three_messages(server, browsers, fresh_room):
+    alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
+    sent = [unique(f"message {i}") for i in range(5)]
+    for text in sent:
+        say(alice, text)
+    bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
+    wait_line(bob, "bob has joined the chat")
+    assert lines(bob) == [f"alice: {text}" for text in sent[-3:]] + ["bob has joined the chat"]
+
+
+def test_user_list_follows_joins_and_leaves(server, browsers, fresh_room):
+    alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
+    wait_for(alice, lambda d: users(d) == ["alice"], message="alice alone")
+    bob_browser = browsers.new()
+    enter_room(bob_browser, server.url, "bob", fresh_room)
+    wait_for(alice, lambda d: users(d) == ["alice", "bob"], message="bob listed")
+    assert users(bob_browser) == ["alice", "bob"]
+
+    say(alice, "before bob leaves")
+    bob_browser.get(server.url + "/chat/")  # bob walks away from the room
+    wait_line(alice, "bob has left the chat")
+    wait_for(alice, lambda d: users(d) == ["alice"], message="bob unlisted")
+    assert lines(alice)[-1] == "bob has left the chat"
+
+
+def test_message_box_stays_scrolled_to_the_newest(server, browser, fresh_room):
+    enter_room(browser, server.url, "alice", fresh_room)
+    for i in range(25):
+        say(browser, f"line {i} " + "to fill the box " * 3)
+    geometry = browser.execute_script(
+        """var box = document.getElementById("messages");
+        return [box.scrollTop, box.clientHeight, box.scrollHeight,
+                getComputedStyle(box).overflowY];"""
+    )
+    scroll_top, client_height, scroll_height, overflow = geometry
+    assert scroll_height > client_height  # it did overflow...
+    assert overflow == "auto"  # ...so a scrollbar shows
+    assert abs(scroll_top + client_height - scroll_height) <= 1
+    # The box keeps its fixed size however many messages arrive.
+    assert client_height == browser.execute_script(
+        "return document.getElementById('messages').clientHeight"
+    )
+
+
+def test_html_in_messages_is_shown_as_text(server, browsers, fresh_room):
+    alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
+    bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
+    payload = "<img src=x onerror=window.pwned=1> <b>bold</b>"
+    say(alice, payload)
+    wait_line(bob, f"alice: {payload}")
+    for driver in (alice, bob):
+        assert driver.find_elements("css selector", "#messages img, #messages b") == []
+        assert driver.execute_script("return window.pwned") is None
+
+
+def test_refused_message_shows_the_error_and_keeps_the_text(server, browser, fresh_room):
+    enter_room(browser, server.url, "alice", fresh_room)
+    # Only control characters: the browser sends it, the server refuses it.
+    browser.execute_script("$('#message-input').val('\\u0007\\u0007')")
+    browser.find_element("id", "send-button").click()
+    error = wait_for(browser, lambda d: d.find_element("id", "message-error").text)
+    assert "empty" in error
+    assert browser.execute_script("return $('#message-input').val()") == "\u0007\u0007"
+
+
+def test_unicode_and_long_text_round_trip(server, browsers, fresh_room):
+    alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
+    bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
+    text = "é 漢字 🐱 שלום \"quoted\" 'single' " + "long " * 300
+    alice.execute_script("$('#message-input').val(arguments[0])", text)
+    alice.find_element("id", "send-button").click()
+    wait_line(bob, f"alice: {text.strip()}")
+
+
+@pytest.fixture
+def own_server(live_server_env, tmp_path):
+    """A server of its own, for a test that restarts it."""
+    env = {**live_server_env, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    live = LiveServer(extra_env=env)
+    live.prepare()
+    live.start()
+    yield live
+    live.stop()
+
+
+def test_page_recovers_after_a_server_restart(own_server, browsers):
+    alice = enter_room(browsers.new(), own_server.url, "alice", "general")
+    bob = enter_room(browsers.new(), own_server.url, "bob", "general")
+    say(alice, "before the restart")
+    wait_line(bob, "alice: before the restart")
+
+    own_server.stop()
+    wait_for(
+        bob,
+        lambda d: d.find_element("id", "connection-status").is_displayed(),
+        message="reconnecting shown",
+    )
+    assert "reconnecting" in bob.find_element("id", "connection-status").text
+    own_server.start()
+
+    for driver in (alice, bob):
+        wait_for(
+            driver,
+            lambda d: d.execute_script("return window.chatReady === true"),
+            timeout=20,
+            message="reconnected",
+        )
+    say(alice, "after the restart")
+    wait_line(bob, "alice: after the restart")
+    for driver in (alice, bob):
+        assert lines(driver).count("alice: before the restart") == 1
+        assert not driver.find_element("id", "connection-status").is_displayed()
