@@ -90,6 +90,8 @@ class LiveServer:
         self.manage("create_demo_users")
 
     def command(self):
+        if self.worker_class == "direct":  # python sio_server.py: eventlet's own server
+            return [sys.executable, "sio_server.py"]
         return [
             str(VENV_BIN / "gunicorn"),
             "-k",
@@ -103,8 +105,9 @@ class LiveServer:
 
     def start(self):
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        env = {**self.env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         self.process = subprocess.Popen(
-            self.command(), cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+            self.command(), cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
         wait_until(self._answers, timeout=20, message=f"server on port {self.port}")
 

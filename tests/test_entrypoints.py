@@ -1,0 +1,43 @@
+"""The app starts the ways the README says: gunicorn's eventlet worker and
+``python sio_server.py``, and both serve pages and /socket.io/."""
+
+import pytest
+import requests
+
+from tests.support.server import LiveServer, login
+from tests.support.sio import connected
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def direct_server(live_server_env, tmp_path):
+    live = LiveServer(
+        extra_env={**live_server_env, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
+        worker_class="direct",
+    )
+    live.prepare()
+    live.start()
+    yield live
+    live.stop()
+
+
+def serves_pages_and_chat(url):
+    assert requests.get(url + "/account", timeout=5).status_code == 200
+    assert requests.get(url + "/static/vendor/jquery/jquery.min.js", timeout=5).status_code == 200
+    user = login(url, "carol", "chat-demo-2024")
+    client = connected(url, user, "random")
+    try:
+        assert client.wait_for("joined") == {"user": "carol"}
+        assert client.send("hello from the entry point test")["ok"]
+    finally:
+        client.close()
+
+
+def test_gunicorn_eventlet_worker_serves_pages_and_socketio(server):
+    serves_pages_and_chat(server.url)
+    assert "Using worker: eventlet" in server.tail(200)
+
+
+def test_python_sio_server_serves_pages_and_socketio(direct_server):
+    serves_pages_and_chat(direct_server.url)
