@@ -70,9 +70,14 @@ def browser(browsers):
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """Unit tests create users; the real hasher's cost buys nothing here."""
+def unit_test_settings(settings):
+    """In-process tests: a cheap password hasher (they create users) and plain
+    static storage, so templates render without a prior collectstatic."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture
