@@ -36,6 +36,7 @@ class Member:
     room_id: int
     room_slug: str
     room_name: str
+    session_key: str = ""
 
 
 def parse_auth(auth):
@@ -71,6 +72,10 @@ def session_key_from_environ(environ):
 
 
 def user_from_environ(environ):
+    return user_and_session_from_environ(environ)[0]
+
+
+def user_and_session_from_environ(environ):
     """The logged-in user of the session cookie, by Django's own rules.
 
     ``django.contrib.auth.get_user`` checks the session's auth hash (a password
@@ -85,7 +90,7 @@ def user_from_environ(environ):
     user = get_user(request)
     if not user.is_authenticated:
         raise ConnectionRefused("You are not logged in.")
-    return user
+    return user, key
 
 
 def _request_origin(environ):
@@ -120,7 +125,7 @@ def origin_allowed(origin, environ):
 def admit(environ, auth):
     """Check a connection attempt; returns ``(member, after)`` or ConnectionRefused."""
     request = parse_auth(auth)
-    user = user_from_environ(environ)
+    user, session_key = user_and_session_from_environ(environ)
     room = find_room(request.room_slug)
     member = Member(
         user_id=user.pk,
@@ -128,5 +133,6 @@ def admit(environ, auth):
         room_id=room.pk,
         room_slug=room.slug,
         room_name=room.name,
+        session_key=session_key,
     )
     return member, request.after

@@ -1,22 +1,28 @@
 """The Socket.IO server of the chat: thin handlers over chat.connection,
-chat.messages and chat.presence.
+chat.messages, chat.presence, chat.limits and chat.sessions.
 
 Event API (README, "Event API"): the client connects with the auth payload
 ``{"room": slug, "after"?: id}``, receives ``history``, ``joined`` and ``users``,
 emits ``message`` ``{"text": str}`` with an ack, and receives ``message``,
-``joined``, ``left`` and ``users`` as the room changes.
+``joined``, ``left`` and ``users`` as the room changes; ``session_ended``
+``{"reason": str}`` comes just before the server closes a connection whose
+Django session is over.
 """
 
 import functools
 import logging
 
 import socketio
+from django.contrib.auth import get_user_model, user_logged_out
 from django.db import DatabaseError, close_old_connections, connections
+from django.db.models.signals import post_delete, post_save
 from socketio import packet
 
 from chat import messages
 from chat.connection import ConnectionRefused, admit, origin_allowed
+from chat.limits import RateLimiter, wait_text
 from chat.presence import InMemoryPresence
+from chat.sessions import ACCOUNT_GONE, ConnectionRegistry, ended_sessions
 from d09.env import env_int, env_list
 
 logger = logging.getLogger(__name__)
@@ -45,30 +51,43 @@ def releases_db_connections(handler):
 
 
 class ChatServer(socketio.Server):
-    """socketio.Server that refuses client events it must not dispatch.
+    """socketio.Server with the guards python-socketio leaves to applications.
 
-    python-socketio hands any client event to the handler of the same name, so
-    a client sending an event called "connect" would reach the connect handler.
+    - A client event named "connect"/"disconnect" (or not named by a string)
+      would otherwise reach the handler of that name: it is refused.
+    - A client that opens an Engine.IO session but never connects to the
+      namespace would be kept for as long as it answers pings: it is dropped
+      after ``connect_timeout`` seconds.
     """
 
+    def __init__(self, *args, connect_timeout=10, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connect_timeout = connect_timeout
+
     def _handle_event(self, eio_sid, namespace, id, data):
-        event = data[0] if data else None
+        event = data[0] if isinstance(data, list) and data else None
         if not isinstance(event, str) or event in RESERVED_EVENTS:
             logger.warning("refused client event %r from %s", event, eio_sid)
-            if id is not None:
-                sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
-                if sid is not None:
-                    self._send_packet(
-                        eio_sid,
-                        self.packet_class(
-                            packet.ACK,
-                            namespace=namespace,
-                            id=id,
-                            data=[{"ok": False, "error": "This event name is not allowed."}],
-                        ),
-                    )
+            if id is not None and self.manager.sid_from_eio_sid(eio_sid, namespace or "/"):
+                error = {"ok": False, "error": "This event name is not allowed."}
+                reply = self.packet_class(packet.ACK, namespace=namespace, id=id, data=[error])
+                self._send_packet(eio_sid, reply)
             return
         super()._handle_event(eio_sid, namespace, id, data)
+
+    def _handle_eio_connect(self, eio_sid, environ):
+        result = super()._handle_eio_connect(eio_sid, environ)
+        if self.connect_timeout > 0:
+            self.start_background_task(self._drop_if_never_connected, eio_sid)
+        return result
+
+    def _drop_if_never_connected(self, eio_sid):
+        self.sleep(self.connect_timeout)
+        if eio_sid in self.environ and self.manager.sid_from_eio_sid(eio_sid, "/") is None:
+            logger.info(
+                "dropping %s: no namespace connect within %ss", eio_sid, self.connect_timeout
+            )
+            self.eio.disconnect(eio_sid)
 
 
 def server_options():
@@ -84,7 +103,24 @@ def server_options():
         "max_http_buffer_size": env_int("SIO_MAX_PAYLOAD", 64 * 1024),
         "transports": env_list("SIO_TRANSPORTS", default="websocket,polling"),
         "cors_allowed_origins": origin_allowed,
+        "connect_timeout": env_int("SIO_CONNECT_TIMEOUT", 10),
     }
+
+
+def message_limiter():
+    """Per user: MESSAGE_RATE_BURST lines at once, then MESSAGE_RATE_PER_SECOND."""
+    return RateLimiter(
+        burst=env_int("MESSAGE_RATE_BURST", 10),
+        rate=env_int("MESSAGE_RATE_PER_MINUTE", 120) / 60,
+    )
+
+
+def connection_limiter():
+    """Per client address: CONNECT_RATE_BURST attempts at once, then the rate."""
+    return RateLimiter(
+        burst=env_int("CONNECT_RATE_BURST", 30),
+        rate=env_int("CONNECT_RATE_PER_MINUTE", 120) / 60,
+    )
 
 
 def create_server(async_mode="eventlet", client_manager=None, presence=None):
@@ -95,15 +131,25 @@ def create_server(async_mode="eventlet", client_manager=None, presence=None):
         engineio_logger=False,
         **server_options(),
     )
-    register_handlers(sio, presence or InMemoryPresence())
+    registry = ConnectionRegistry()
+    register_handlers(sio, presence or InMemoryPresence(), registry)
+    watch_sessions(sio, registry)
     return sio
 
 
-def register_handlers(sio, presence):
+def register_handlers(sio, presence, registry):
+    message_limit = message_limiter()
+    connect_limit = connection_limiter()
+
     @sio.event
     @releases_db_connections
     def connect(sid, environ, auth=None):
         try:
+            wait = connect_limit.take(environ.get("REMOTE_ADDR", ""))
+            if wait:
+                raise ConnectionRefused(
+                    f"Too many connection attempts: try again in {wait_text(wait)}."
+                )
             member, after = admit(environ, auth)
             backlog = messages.history(member.room_id, member.room_slug, after)
         except ConnectionRefused as refusal:
@@ -112,10 +158,11 @@ def register_handlers(sio, presence):
         except DatabaseError:
             logger.exception("database error while accepting %s", sid)
             raise socketio.exceptions.ConnectionRefusedError(
-                "The chat is unavailable right now, retrying."
+                "The chat is unavailable right now: reload the page in a moment."
             ) from None
         sio.save_session(sid, {"member": member})
         sio.enter_room(sid, member.room_slug)
+        registry.add(sid, member.session_key, member.user_id)
         change = presence.join(sid, member.room_slug, member.username)
         logger.info("%s joined %s (%s)", member.username, member.room_slug, sid)
         # The joiner's own order: history first, then the notice, then the list.
@@ -127,6 +174,7 @@ def register_handlers(sio, presence):
 
     @sio.event
     def disconnect(sid, reason=None):
+        registry.remove(sid)
         change = presence.leave(sid)
         if change is None:
             return
@@ -141,8 +189,14 @@ def register_handlers(sio, presence):
         member = sio.get_session(sid)["member"]
         try:
             text = messages.clean_text(args[0] if args else None)
+            wait = message_limit.take(member.user_id)
+            if wait:
+                raise messages.MessageRejected(
+                    f"You are sending messages too fast: wait {wait_text(wait)}."
+                )
             stored = messages.store_message(member, text)
         except messages.MessageRejected as rejection:
+            logger.info("message from %s refused: %s", member.username, rejection)
             return {"ok": False, "error": str(rejection)}
         except DatabaseError:
             logger.exception("could not store a message from %s", member.username)
@@ -155,3 +209,66 @@ def register_handlers(sio, presence):
     def unknown_event(event, sid, *args):
         logger.info("unknown event %r from %s", event, sid)
         return {"ok": False, "error": f"Unknown event {event!r}."}
+
+
+def end_connections(sio, sids, reason):
+    """Tell each connection why, then close it (Socket.IO and the WebSocket)."""
+    for sid in sids:
+        logger.info("closing %s: %s", sid, reason)
+        sio.emit("session_ended", {"reason": reason}, to=sid)
+        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+        sio.disconnect(sid)
+        if eio_sid is not None:
+            sio.eio.disconnect(eio_sid)
+
+
+def watch_sessions(sio, registry):
+    """Close chat connections whose Django session ends.
+
+    In this process at once (logout, password change, deactivation or deletion
+    of the user, seen through Django's signals); and every SESSION_RECHECK_SECONDS
+    for the rest (expiry, or a logout handled by another worker).
+    """
+    User = get_user_model()
+
+    def on_logout(sender, request, user, **kwargs):
+        key = getattr(request.session, "session_key", None)
+        if key:
+            end_connections(sio, registry.sids_of_session(key), "You logged out.")
+
+    def recheck_user(sender, instance, update_fields=None, **kwargs):
+        if update_fields is not None and set(update_fields) <= {"last_login"}:
+            return  # every login saves last_login: nothing to recheck
+        ended = ended_sessions(registry.sessions_of_user(instance.pk))
+        for key, reason in ended.items():
+            end_connections(sio, registry.sids_of_session(key), reason)
+
+    def on_user_deleted(sender, instance, **kwargs):
+        end_connections(sio, registry.sids_of_user(instance.pk), ACCOUNT_GONE)
+
+    # weak=False: the receivers are closures that nothing else keeps alive.
+    user_logged_out.connect(on_logout, weak=False)
+    post_save.connect(recheck_user, sender=User, weak=False)
+    post_delete.connect(on_user_deleted, sender=User, weak=False)
+
+    interval = env_int("SESSION_RECHECK_SECONDS", 30)
+    if interval > 0:
+        sio.start_background_task(recheck_forever, sio, registry, interval)
+
+
+@releases_db_connections
+def recheck_sessions(sio, registry):
+    sessions = registry.sessions()
+    if not sessions:
+        return
+    for key, reason in ended_sessions(sessions).items():
+        end_connections(sio, registry.sids_of_session(key), reason)
+
+
+def recheck_forever(sio, registry, interval):
+    while True:
+        sio.sleep(interval)
+        try:
+            recheck_sessions(sio, registry)
+        except Exception:  # keep watching whatever one round hit (DB down...)
+            logger.exception("session recheck failed")

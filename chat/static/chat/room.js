@@ -122,7 +122,14 @@
       Math.ceil(delay / 1000) + " s)");
   });
 
+  // The server says why before it closes a session (logout in another tab...).
+  var endedReason = null;
+  socket.on("session_ended", function (data) {
+    endedReason = data && data.reason;
+  });
+
   function refusal(message) {
+    message = endedReason || message;
     window.chatReady = false;
     setInputEnabled(false);
     showUsers([]);

@@ -1,0 +1,59 @@
+"""Flood control: token buckets keyed by user or address.
+
+A bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per second;
+each action takes one. Normal chat (a few lines in a row, then a pause) never
+runs dry; a script sending as fast as it can does within a second or two.
+Buckets live in the process: with several workers each enforces its own share.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass
+class RateLimiter:
+    burst: int
+    rate: float  # tokens per second
+    clock: callable = time.monotonic
+    _buckets: dict = field(default_factory=dict)
+
+    @property
+    def enabled(self):
+        return self.burst > 0 and self.rate > 0
+
+    def take(self, key):
+        """Spend one token for ``key``; returns 0 when allowed, else seconds to wait."""
+        if not self.enabled:
+            return 0
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(tokens=self.burst, updated=now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            self._forget_full_buckets(now)
+            return 0
+        return (1 - bucket.tokens) / self.rate
+
+    def _forget_full_buckets(self, now):
+        # Keep memory bounded: a bucket that has refilled holds no information.
+        if len(self._buckets) < 10_000:
+            return
+        for key, bucket in list(self._buckets.items()):
+            if bucket.tokens + (now - bucket.updated) * self.rate >= self.burst:
+                del self._buckets[key]
+
+
+def wait_text(seconds):
+    """'1 second' / '3 seconds', rounded up, for messages shown to people."""
+    whole = max(1, math.ceil(seconds))
+    return f"{whole} second{'s' if whole != 1 else ''}"
