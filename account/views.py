@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.csrf import csrf_failure as default_csrf_failure
 from django.views.decorators.http import require_GET
 
+from account import throttle
 from account.forms import LoginForm, SignupForm
 from account.http import json_error, json_post_only
 
@@ -60,9 +61,16 @@ def account_page(request):
 
 @json_post_only
 def login_view(request):
+    username = request.POST.get("username", "")
+    address = request.META.get("REMOTE_ADDR", "")
+    if throttle.is_throttled(username, address):
+        return json_error(429, throttle.retry_text())
     form = LoginForm(request, data=request.POST)
     if not form.is_valid():
+        if username and request.POST.get("password"):
+            throttle.record_failure(username, address)
         return _form_errors(form)
+    throttle.record_success(username)
     login(request, form.get_user())
     return _signed_in_response(request, request.user.get_username())
 

@@ -55,6 +55,7 @@ class ChatServer(socketio.Server):
 
     - A client event named "connect"/"disconnect" (or not named by a string)
       would otherwise reach the handler of that name: it is refused.
+    - An undecodable Socket.IO packet closes that connection.
     - A client that opens an Engine.IO session but never connects to the
       namespace would be kept for as long as it answers pings: it is dropped
       after ``connect_timeout`` seconds.
@@ -74,6 +75,16 @@ class ChatServer(socketio.Server):
                 self._send_packet(eio_sid, reply)
             return
         super()._handle_event(eio_sid, namespace, id, data)
+
+    def _handle_eio_message(self, eio_sid, data):
+        # python-socketio logs a traceback for every undecodable packet and keeps
+        # the connection; a client that sends garbage is broken: say so in one
+        # line and close it, so that it reconnects cleanly or goes away.
+        try:
+            return super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as error:
+            logger.warning("malformed packet from %s (%s): closing it", eio_sid, error)
+            self.eio.disconnect(eio_sid)
 
     def _handle_eio_connect(self, eio_sid, environ):
         result = super()._handle_eio_connect(eio_sid, environ)

@@ -46,6 +46,28 @@ def server(live_server_env):
 
 
 @pytest.fixture
+def servers(live_server_env, tmp_path):
+    """Start servers of a test's own (own database, own settings): ``servers.start(**env)``."""
+    started = []
+
+    class Servers:
+        def start(self, worker_class="eventlet", **env):
+            db = tmp_path / f"db-{len(started)}.sqlite3"
+            live = LiveServer(
+                extra_env={**live_server_env, "DATABASE_URL": f"sqlite:///{db}", **env},
+                worker_class=worker_class,
+            )
+            started.append(live)
+            live.prepare()
+            live.start()
+            return live
+
+    yield Servers()
+    for live in started:
+        live.stop()
+
+
+@pytest.fixture
 def alice(server):
     return login(server.url, "alice", DEMO_PASSWORD)
 

@@ -156,3 +156,81 @@ def test_signup_refuses_taken_username(client, user):
     )
     assert answer.status_code == 400
     assert "already exists" in answer.json()["errors"]["username"][0]
+
+
+@pytest.fixture
+def empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_login_is_throttled_after_repeated_failures(client, user, empty_cache):
+    for _ in range(5):
+        assert post(client, "login", {"username": "alice", "password": "nope"}).status_code == 400
+    answer = post(client, "login", {"username": "alice", "password": PASSWORD})
+    assert answer.status_code == 429
+    assert "Too many failed logins" in answer.json()["error"]
+
+
+def test_throttle_is_per_username_and_forgets(client, user, empty_cache):
+    from django.core.cache import cache
+
+    for _ in range(5):
+        post(client, "login", {"username": "ALICE", "password": "nope"})
+    assert post(client, "login", {"username": "bob", "password": "x"}).status_code == 400
+    cache.clear()  # what the window's expiry does
+    assert post(client, "login", {"username": "alice", "password": PASSWORD}).status_code == 200
+
+
+def test_successful_login_resets_the_username_count(client, user, empty_cache):
+    for _ in range(4):
+        post(client, "login", {"username": "alice", "password": "nope"})
+    assert post(client, "login", {"username": "alice", "password": PASSWORD}).status_code == 200
+    post(client, "logout")
+    for _ in range(4):
+        post(client, "login", {"username": "alice", "password": "nope"})
+    assert post(client, "login", {"username": "alice", "password": PASSWORD}).status_code == 200
+
+
+def test_oversized_body_is_a_json_413(client, db):
+    answer = post(client, "login", {"username": "a" * 20_000, "password": "x"})
+    assert answer.status_code == 413
+    assert answer.json()["ok"] is False
+
+
+def test_non_form_body_is_a_400_with_errors(client, db):
+    answer = client.post(
+        reverse("account:login"),
+        data='{"username": "alice"}',
+        content_type="application/json",
+        headers={"X-CSRFToken": csrf_token(client)},
+    )
+    assert answer.status_code == 400
+    assert "username" in answer.json()["errors"]
+
+
+def test_unicode_usernames_sign_up_and_log_in(client, db, empty_cache):
+    name = "Zoë_漢字"
+    signup = post(
+        client,
+        "signup",
+        {"username": name, "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},
+    )
+    assert signup.status_code == 200
+    post(client, "logout")
+    answer = post(client, "login", {"username": name, "password": "a-long-pass-phrase"})
+    assert answer.json()["username"] == name
+
+
+def test_pages_forbid_inline_scripts(client, user):
+    client.force_login(user)
+    for url in ("/account", "/chat/", "/chat/general/"):
+        response = client.get(url)
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        html = response.content.decode()
+        assert "<script>" not in html  # every script comes from a static file

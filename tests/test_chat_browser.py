@@ -5,7 +5,6 @@ import uuid
 import pytest
 
 from tests.support.browser import log_in, wait_for
-from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -174,18 +173,8 @@ def test_unicode_and_long_text_round_trip(server, browsers, fresh_room):
     wait_line(bob, f"alice: {text.strip()}")
 
 
-@pytest.fixture
-def own_server(live_server_env, tmp_path):
-    """A server of its own, for a test that restarts it."""
-    env = {**live_server_env, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
-    live = LiveServer(extra_env=env)
-    live.prepare()
-    live.start()
-    yield live
-    live.stop()
-
-
-def test_page_recovers_after_a_server_restart(own_server, browsers):
+def test_page_recovers_after_a_server_restart(servers, browsers):
+    own_server = servers.start()
     alice = enter_room(browsers.new(), own_server.url, "alice", "general")
     bob = enter_room(browsers.new(), own_server.url, "bob", "general")
     say(alice, "before the restart")

@@ -4,22 +4,15 @@
 import pytest
 import requests
 
-from tests.support.server import LiveServer, login
+from tests.support.server import login
 from tests.support.sio import connected
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture
-def direct_server(live_server_env, tmp_path):
-    live = LiveServer(
-        extra_env={**live_server_env, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
-        worker_class="direct",
-    )
-    live.prepare()
-    live.start()
-    yield live
-    live.stop()
+def direct_server(servers):
+    return servers.start(worker_class="direct")
 
 
 def serves_pages_and_chat(url):

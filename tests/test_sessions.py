@@ -1,0 +1,87 @@
+"""chat.sessions: tracking connections per session, and spotting ended sessions."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
+
+from chat.sessions import (
+    ACCOUNT_GONE,
+    ACCOUNT_INACTIVE,
+    SESSION_ENDED,
+    ConnectionRegistry,
+    ended_sessions,
+)
+
+
+def test_registry_indexes_by_session_and_user():
+    registry = ConnectionRegistry()
+    registry.add("s1", "key-a", 1)
+    registry.add("s2", "key-a", 1)
+    registry.add("s3", "key-b", 2)
+    assert registry.sids_of_session("key-a") == {"s1", "s2"}
+    assert registry.sids_of_user(2) == {"s3"}
+    assert registry.sessions() == {"key-a": 1, "key-b": 2}
+    registry.remove("s1")
+    registry.remove("s2")
+    registry.remove("unknown")
+    assert registry.sids_of_session("key-a") == set()
+    assert registry.sessions() == {"key-b": 2}
+    assert registry.sessions_of_user(1) == {}
+
+
+@pytest.fixture
+def alice(db):
+    return get_user_model().objects.create_user("alice", password="first password")
+
+
+def logged_in_session(user):
+    client = Client()
+    client.force_login(user)
+    return client.session.session_key
+
+
+def test_valid_sessions_are_kept(alice):
+    key = logged_in_session(alice)
+    assert ended_sessions({key: alice.pk}) == {}
+
+
+def test_logged_out_or_expired_sessions_end(alice):
+    gone, expired = logged_in_session(alice), logged_in_session(alice)
+    Session.objects.filter(session_key=gone).delete()
+    Session.objects.filter(session_key=expired).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    assert ended_sessions({gone: alice.pk, expired: alice.pk}) == {
+        gone: SESSION_ENDED,
+        expired: SESSION_ENDED,
+    }
+
+
+def test_password_change_ends_sessions(alice):
+    key = logged_in_session(alice)
+    alice.set_password("second password")
+    alice.save()
+    assert ended_sessions({key: alice.pk}) == {key: SESSION_ENDED}
+
+
+def test_deactivated_or_deleted_users_end(alice):
+    bob = get_user_model().objects.create_user("bob", password="x")
+    alice_key, bob_key = logged_in_session(alice), logged_in_session(bob)
+    alice.is_active = False
+    alice.save()
+    bob_id = bob.pk
+    bob.delete()
+    ended = ended_sessions({alice_key: alice.pk, bob_key: bob_id})
+    assert ended[alice_key] == ACCOUNT_INACTIVE
+    # Deleting a user deletes nothing in the session table: the user is gone.
+    assert ended[bob_key] in {ACCOUNT_GONE, SESSION_ENDED}
+
+
+def test_many_sessions_take_few_queries(alice, django_assert_max_num_queries):
+    keys = {logged_in_session(alice): alice.pk for _ in range(30)}
+    with django_assert_max_num_queries(2):
+        assert ended_sessions(keys) == {}
