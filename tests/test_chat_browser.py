@@ -201,3 +201,41 @@ def test_page_recovers_after_a_server_restart(servers, browsers):
     for driver in (alice, bob):
         assert lines(driver).count("alice: before the restart") == 1
         assert not driver.find_element("id", "connection-status").is_displayed()
+
+
+def test_logout_in_another_tab_ends_the_chat_and_says_why(server, browser):
+    enter_room(browser, server.url, "carol", "random")
+    room_tab = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    browser.get(server.url + "/account")
+    browser.find_element("id", "logout-button").click()
+    wait_for(browser, lambda d: d.find_element("id", "login-form").is_displayed())
+    browser.switch_to.window(room_tab)
+    status = wait_for(
+        browser,
+        lambda d: (
+            d.find_element("id", "connection-status").is_displayed()
+            and d.find_element("id", "connection-status").text
+        ),
+        message="the room page says the session ended",
+    )
+    assert "You logged out." in status
+    assert (
+        browser.find_element("link text", "Log in again")
+        .get_attribute("href")
+        .startswith(server.url + "/account?next=")
+    )
+    assert browser.find_element("id", "message-input").get_attribute("disabled")
+    assert browser.execute_script("return window.chatReady") is False
+
+
+def test_rate_limited_message_shows_why_and_keeps_the_text(servers, browser):
+    tight = servers.start(MESSAGE_RATE_BURST="2", MESSAGE_RATE_PER_MINUTE="6")
+    enter_room(browser, tight.url, "bob", "general")
+    say(browser, "one")
+    say(browser, "two")
+    browser.find_element("id", "message-input").send_keys("three")
+    browser.find_element("id", "send-button").click()
+    error = wait_for(browser, lambda d: d.find_element("id", "message-error").text)
+    assert "too fast" in error
+    assert browser.find_element("id", "message-input").get_attribute("value") == "three"
