@@ -191,3 +191,12 @@ def test_locked_database_gives_an_ack_error_and_loses_nothing(tight_server, on_t
     reader.wait_for("message", lambda m: m["id"] == after["id"])
     texts = [m["text"] for m in reader.of("message")]
     assert "written while the database is locked" not in texts
+
+
+def test_connection_attempts_per_address_are_limited(servers):
+    live = servers.start(CONNECT_RATE_BURST="3", CONNECT_RATE_PER_MINUTE="6")
+    bob = login(live.url, "bob", DEMO_PASSWORD)
+    for _ in range(3):
+        connected(live.url, bob, "general").close()
+    reason = refusal_of(live.url, logged_in=bob, room="general")
+    assert "Too many connection attempts: try again in" in reason
