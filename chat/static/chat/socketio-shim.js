@@ -29,7 +29,8 @@
     reconnectDelay: 1000,      // first retry after about this long...
     reconnectDelayMax: 5000,   // ...doubling up to this
     randomization: 0.5,        // +/- 50% jitter, so clients do not all retry at once
-    livenessCheckEvery: 1000   // how often we look for a missing ping
+    livenessCheckEvery: 1000,  // how often we look for a missing ping
+    openTimeout: 20000         // a server that accepts but never says "0" is dead too
   };
 
   function socketUrl(path) {
@@ -100,6 +101,8 @@
     self.earlyEvents = [];
     var ws = new WebSocket(socketUrl(self.options.path));
     self.ws = ws;
+    self.deadline = Date.now() + self.options.openTimeout;
+    self.startLivenessCheck();
     ws.onmessage = function (event) {
       if (ws === self.ws && typeof event.data === "string") {
         self.onFrame(event.data);

@@ -1,0 +1,91 @@
+"""The jQuery Socket.IO shim itself, driven from a real page in Chromium."""
+
+import pytest
+
+from tests.support.browser import log_in, wait_for
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(server, browser):
+    log_in(browser, server.url, "alice")
+    browser.get(server.url + "/chat/random/")
+    wait_for(browser, lambda d: d.execute_script("return window.chatReady === true"))
+    browser.set_script_timeout(15)
+    return browser
+
+
+def run_async(driver, body):
+    """Run ``body`` with ``done(result)`` in scope; returns the result."""
+    return driver.execute_async_script("var done = arguments[arguments.length - 1];\n" + body)
+
+
+def test_emits_before_the_connect_are_queued_and_acked(page):
+    answer = run_async(
+        page,
+        """
+        var s = $.socketio({auth: function () { return {room: "random"}; }});
+        s.emit("message", {text: "sent before the namespace was connected"}, function (a) {
+          s.close(); done(a);
+        });
+        """,
+    )
+    assert answer["ok"] is True
+    assert isinstance(answer["id"], int)
+
+
+def test_refused_connect_is_final_and_carries_the_message(page):
+    result = run_async(
+        page,
+        """
+        var retries = 0;
+        var s = $.socketio({auth: function () { return {room: "no-such-room"}; }});
+        s.on("reconnecting", function () { retries += 1; });
+        s.on("connect_error", function (message) {
+          // Wait past the first reconnect delay: nothing must retry.
+          setTimeout(function () { done({message: message, retries: retries,
+                                          open: s.ws !== null}); }, 2500);
+        });
+        """,
+    )
+    assert result == {
+        "message": "There is no chat room 'no-such-room'.",
+        "retries": 0,
+        "open": False,
+    }
+
+
+def test_oversized_messages_are_refused_locally(page):
+    answer = run_async(
+        page,
+        """
+        var s = $.socketio({auth: function () { return {room: "random"}; }});
+        s.on("connect", function () {
+          var sent = s.emit("message", {text: "é".repeat(40000)}, function (a) {
+            done({sent: sent, answer: a, connected: s.connected});
+          });
+        });
+        """,
+    )
+    assert answer["answer"] == {"ok": False, "error": "This message is too large to send."}
+    assert answer["connected"] is True
+
+
+def test_unknown_events_reach_handlers_and_acks_route_by_id(page):
+    answers = run_async(
+        page,
+        """
+        var s = $.socketio({auth: function () { return {room: "random"}; }});
+        var got = [];
+        s.on("connect", function () {
+          s.emit("nope", {}, function (a) { got.push(["nope", a]); finish(); });
+          s.emit("message", {text: "  "}, function (a) { got.push(["blank", a]); finish(); });
+        });
+        function finish() { if (got.length === 2) { s.close(); done(got); } }
+        """,
+    )
+    assert dict((name, answer["error"]) for name, answer in answers) == {
+        "nope": "Unknown event 'nope'.",
+        "blank": "The message is empty.",
+    }
