@@ -19,7 +19,7 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture(scope="module")
 def tight_server(live_server_env, tmp_path_factory):
-    """Short timers and default-sized flood limits, so faults show within seconds."""
+    """Short timers, so faults show within seconds."""
     from tests.support.server import LiveServer
 
     db = tmp_path_factory.mktemp("tight") / "db.sqlite3"
@@ -27,8 +27,6 @@ def tight_server(live_server_env, tmp_path_factory):
         extra_env={
             **live_server_env,
             "DATABASE_URL": f"sqlite:///{db}",
-            "MESSAGE_RATE_BURST": "5",
-            "MESSAGE_RATE_PER_MINUTE": "60",
             "SIO_PING_INTERVAL": "1",
             "SIO_PING_TIMEOUT": "1",
             "SIO_CONNECT_TIMEOUT": "1",
@@ -74,14 +72,16 @@ def closed_within(raw, timeout):
         return False
 
 
-def test_message_flood_gets_a_readable_error_then_recovers(on_tight):
-    alice = on_tight("alice", "random")
+def test_message_flood_gets_a_readable_error_then_recovers(servers):
+    live = servers.start(MESSAGE_RATE_BURST="5", MESSAGE_RATE_PER_MINUTE="60")
+    alice = connected(live.url, login(live.url, "alice", DEMO_PASSWORD), "random")
     answers = [alice.send(f"flood {i}") for i in range(7)]
     assert [a["ok"] for a in answers[:5]] == [True] * 5
     assert answers[5]["ok"] is False
     assert "too fast" in answers[5]["error"]
     # The bucket refills at one message a second: chatting resumes by itself.
     wait_until(lambda: alice.send("after a pause")["ok"], timeout=5, interval=0.5)
+    alice.close()
 
 
 def test_client_that_never_connects_the_namespace_is_dropped(tight_server):
