@@ -10,6 +10,9 @@ import pytest
 from tests.support.browser import BrowserFactory
 from tests.support.server import DEMO_PASSWORD, LiveServer, login
 
+# Real Redis and PostgreSQL servers: redis_service, postgres_service.
+pytest_plugins = ["tests.support.services"]
+
 # Unit tests import the settings in this process; they need a key, and the
 # real servers started below get their own environment.
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
