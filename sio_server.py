@@ -10,8 +10,19 @@ chat (docs/deploy.md).
 """
 
 import os
+import sys
 
-ASYNC_MODE = os.environ.get("SIO_ASYNC_MODE", "eventlet").strip() or "eventlet"
+
+def _detect_async_mode():
+    """gevent when gunicorn's gevent worker has patched the standard library
+    (so that ``gunicorn -k gevent`` works without SIO_ASYNC_MODE), else eventlet."""
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    if gevent_monkey is not None and gevent_monkey.is_module_patched("socket"):
+        return "gevent"
+    return "eventlet"
+
+
+ASYNC_MODE = os.environ.get("SIO_ASYNC_MODE", "").strip() or _detect_async_mode()
 
 if __name__ == "__main__":
     # gunicorn's worker patches the standard library itself; a direct start must
