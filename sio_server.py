@@ -52,10 +52,13 @@ django_app = get_wsgi_application()
 from chat.realtime import create_server, start_presence_upkeep  # noqa: E402  (needs Django)
 from chat.shared import shared_state_from_env  # noqa: E402
 
-logging.getLogger(__name__).info(
-    "async mode %s, psycopg2 wait callback: %s", ASYNC_MODE, GREEN_PSYCOPG2
-)
 shared = shared_state_from_env()
+logging.getLogger(__name__).info(
+    "async mode %s, psycopg2 wait callback: %s, shared through %s",
+    ASYNC_MODE,
+    GREEN_PSYCOPG2,
+    "Redis" if shared.multi_process else "memory (one process)",
+)
 sio = create_server(async_mode=ASYNC_MODE, shared=shared)
 # Runs in each worker: gunicorn loads the app after forking (no --preload).
 start_presence_upkeep(sio, shared)

@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 import redis
 
-from tests.support.cluster import Taps, start_server
+from tests.support.cluster import start_server
 from tests.support.server import DEMO_PASSWORD, login, wait_until
 
 pytestmark = pytest.mark.scale
@@ -76,13 +76,6 @@ def room(deployment, pair):
     slug = "r-" + uuid.uuid4().hex[:10]
     deployment.sql("INSERT INTO chat_room (name, slug) VALUES (%s, %s)", [slug, slug])
     return slug
-
-
-@pytest.fixture
-def taps():
-    opened = Taps()
-    yield opened
-    opened.close_all()
 
 
 def log_in(server, username):

@@ -9,6 +9,7 @@ wire order, which is what the ordering tests compare.
 import threading
 
 import engineio
+import pytest
 import socketio
 
 from tests.support.server import LiveServer, wait_until
@@ -28,11 +29,13 @@ class InOrderClient(socketio.Client):
 class Tap:
     """One chat connection recording ``(event, data)`` in arrival order."""
 
-    def __init__(self, url, logged_in, room):
+    def __init__(self, url, logged_in, room, origin=None):
         self.user = logged_in.username
         self.events = []
         self._lock = threading.Lock()
-        self.sio = InOrderClient(reconnection=False)
+        # websocket-client sends Origin: http://<host> unless told another one.
+        options = {"origin": origin} if origin else {}
+        self.sio = InOrderClient(reconnection=False, websocket_extra_options=options)
         self.sio.on("*", self._record)
         self.sio.connect(
             url,
@@ -80,8 +83,8 @@ class Taps:
     def __init__(self):
         self.opened = []
 
-    def open(self, server, logged_in, room):
-        tap = Tap(server.url, logged_in, room)
+    def open(self, server, logged_in, room, origin=None):
+        tap = Tap(server.url, logged_in, room, origin)
         self.opened.append(tap)
         return tap
 
@@ -90,9 +93,16 @@ class Taps:
             tap.close()
 
 
-def start_server(env, log_dir, name, prepare=False, **options):
+@pytest.fixture
+def taps():
+    opened = Taps()
+    yield opened
+    opened.close_all()
+
+
+def start_server(env, log_dir, name, prepare=False, server_class=LiveServer, **options):
     """A LiveServer of the deployment ``env`` (``options``: workers, worker_class)."""
-    server = LiveServer(extra_env=env, **options)
+    server = server_class(extra_env=env, **options)
     # The log goes next to the deployment's other files (DATABASE_URL may not
     # be a file path).
     server.log_path = log_dir / f"{name}-{server.port}.log"
@@ -100,3 +110,13 @@ def start_server(env, log_dir, name, prepare=False, **options):
         server.prepare()
     server.start()
     return server
+
+
+def start_sqlite_server(folder, name, env=None, **options):
+    """A server of its own with a new SQLite database in ``folder``, prepared."""
+    base = {
+        "SECRET_KEY": f"{name}-tests-secret-key-" + "s" * 40,
+        "DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{folder}/db.sqlite3",
+    }
+    return start_server({**base, **(env or {})}, folder, name, prepare=True, **options)
