@@ -107,13 +107,16 @@ def create_server(async_mode="eventlet", shared=None):
     return sio
 
 
-def start_presence_upkeep(sio, shared, interval=5):
+def start_presence_upkeep(sio, shared):
     """Heartbeat and reap dead processes' users in the background, forever.
 
     With Redis, a process killed without cleaning up stops heartbeating; after
-    PRESENCE_TTL (15 s) the next reap by any other process (every ``interval``
-    seconds) removes its users and announces their leaving.
+    PRESENCE_TTL (15 s) the next reap by any other process (every
+    ``shared.upkeep_interval``, 5 s) removes its users and announces their leaving.
     """
+    if not shared.multi_process:
+        return None  # one process: nobody else can die with our users
+    interval = shared.upkeep_interval
 
     def upkeep():
         while True:

@@ -62,6 +62,8 @@ class SharedState:
     presence: object  # chat.presence.InMemoryPresence or RedisPresence
     locks: object  # chat.roomlocks.LocalRoomLocks or RedisRoomLocks
     manager: socketio.Manager | None = None  # None: python-socketio's in-process one
+    # Seconds between heartbeats (and reaps): well within the presence TTL.
+    upkeep_interval: float = 5
 
     @property
     def multi_process(self):
@@ -79,9 +81,11 @@ def shared_state(redis_url="", presence_ttl=15):
         presence=RedisPresence(client, ttl=presence_ttl),
         locks=RedisRoomLocks(client),
         manager=OrderedRedisManager(redis_url, channel="d09:socketio"),
+        upkeep_interval=min(5, presence_ttl / 3),
     )
 
 
 def shared_state_from_env():
-    """From REDIS_URL and PRESENCE_TTL (seconds a dead process's users linger)."""
+    """From REDIS_URL and PRESENCE_TTL (seconds without a heartbeat after which a
+    process counts as dead; its users leave at most ~5 s later)."""
     return shared_state(env_str("REDIS_URL"), presence_ttl=env_int("PRESENCE_TTL", 15))
