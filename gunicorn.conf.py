@@ -35,3 +35,15 @@ def on_starting(server):
             "REDIS_URL (see docs/deploy.md, 'Run several workers locally') or use -w 1.\n"
         )
         sys.exit(1)
+
+
+def worker_exit(server, worker):
+    """A stopping worker retires from the shared presence, so that the other
+    processes remove its users at their next reap instead of after PRESENCE_TTL."""
+    app = sys.modules.get("sio_server")
+    if app is None:
+        return
+    try:
+        app.shared.presence.retire()
+    except Exception as error:  # Redis gone too: the TTL will do it
+        server.log.warning("could not retire from the presence: %s", error)

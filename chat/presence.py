@@ -14,7 +14,7 @@ Two stores share one interface:
 
 Both have ``join(sid, room, user) -> Change``, ``leave(sid) -> Change | None``,
 ``users(room) -> sorted names``, ``connections(room, user) -> int``,
-``heartbeat() -> [Change]`` and ``reap() -> [Change]``.
+``heartbeat() -> [Change]``, ``reap() -> [Change]`` and ``retire()``.
 """
 
 import json
@@ -77,6 +77,9 @@ class InMemoryPresence:
     def reap(self):
         """No other process can die and leave connections behind."""
         return []
+
+    def retire(self):
+        """Nothing to hand over when the process stops."""
 
 
 # The scripts run atomically in Redis, so two processes changing one room at
@@ -217,6 +220,11 @@ class RedisPresence:
         reaped = added and self._registered
         self._registered = True
         return self._rejoin_all() if reaped else []
+
+    def retire(self):
+        """Declare this process gone (it is stopping): the next reap by another
+        process removes its connections, without waiting for ``ttl``."""
+        self.redis.delete(self._alive_key(self.process_id))
 
     def _rejoin_all(self):
         connections, self._local = self._local, {}

@@ -144,3 +144,14 @@ def test_every_key_expires_unless_refreshed(redis_client):
     for key in keys:
         assert 0 < redis_client.ttl(key) <= store.keep, key
     assert redis_client.ttl(store._alive_key(store.process_id)) <= store.ttl
+
+
+def test_a_retired_process_is_reaped_at_once(redis_client):
+    stopping, survivor = process(redis_client), process(redis_client)
+    stopping.join("a1", "general", "alice")
+    stopping.retire()
+    assert survivor.reap() == [Change("general", "alice", changed=True)]
+
+
+def test_memory_presence_retires_quietly():
+    InMemoryPresence().retire()

@@ -260,3 +260,18 @@ def test_several_workers_with_redis_serve_one_chat(deployment, pair, room, taps)
 
 def live_processes(deployment):
     return deployment.redis().smembers("d09:presence:processes")
+
+
+def test_users_of_a_stopped_process_leave_at_the_next_reap(deployment, pair, room, taps):
+    a, _b = pair
+    stopping = deployment.server("stopping")
+    taps.open(stopping, log_in(stopping, "alice"), room)
+    survivor = taps.open(a, log_in(a, "bob"), room)
+    survivor.wait_users(["alice", "bob"])
+    stopping.stop()
+    stopped_at = time.monotonic()
+    survivor.wait(has_notice("left", "alice"), "alice's left notice", timeout=30)
+    survivor.wait_users(["bob"], timeout=5)
+    # Well before PRESENCE_TTL (15 s) + the reap interval (5 s).
+    assert time.monotonic() - stopped_at < 12
+    assert "could not retire" not in stopping.tail(100)
