@@ -7,6 +7,7 @@ emits ``message`` ``{"text": str}`` with an ack, and receives ``message``,
 ``joined``, ``left`` and ``users`` as the room changes.
 """
 
+import contextlib
 import functools
 import logging
 
@@ -139,7 +140,7 @@ def announce(sio, shared, event, changes):
         with shared.locks.hold(room):
             for change in room_changes:
                 if change.changed:
-                    logger.info("%s: %s %s (process gone)", room, change.user, event)
+                    logger.info("%s: %s %s (presence upkeep)", room, change.user, event)
                     sio.emit(event, {"user": change.user}, to=room)
             sio.emit("users", shared.presence.users(room), to=room)
 
@@ -157,9 +158,18 @@ def register_handlers(sio, presence, locks):
         sio.enter_room(sid, member.room_slug)
         change = presence.join(sid, member.room_slug, member.username)
         logger.info("%s joined %s (%s)", member.username, member.room_slug, sid)
+        try:
+            announce_join(sid, member, change.changed)
+        except RedisError:
+            # The connection is refused: it must not stay in the user list.
+            with contextlib.suppress(RedisError):
+                presence.leave(sid)
+            raise
+
+    def announce_join(sid, member, changed):
         # The joiner's own order: history first, then the notice, then the list.
         notice = {"user": member.username}
-        if change.changed:
+        if changed:
             sio.emit("joined", notice, to=member.room_slug)
             sio.emit("users", presence.users(member.room_slug), to=member.room_slug)
         else:

@@ -46,7 +46,7 @@ class ProxiedServer(LiveServer):
             raise AssertionError(f"server exited with {self.process.returncode}: {self.tail()}")
         try:
             page = requests.get(self.url + "/account", headers=FORWARDED, timeout=1)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             return False
         return page.status_code == 200
 

@@ -88,7 +88,8 @@ class LiveServer:
             raise AssertionError(f"server exited with {self.process.returncode}: {self.tail()}")
         try:
             return requests.get(self.url + "/account", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # A worker still booting on a busy machine may not answer within 1 s.
             return False
 
     def stop(self, sig=signal.SIGINT):
