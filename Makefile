@@ -8,12 +8,13 @@ PORT ?= 8000
 WORKER_CONNECTIONS ?= 10000
 
 .DEFAULT_GOAL := help
-.PHONY: help run setup test lint format system-deps clean
+.PHONY: help run setup test test-postgres-redis lint format system-deps clean
 
 help:
 	@echo "make run    set everything up and serve the app at http://$(HOST):$(PORT)"
 	@echo "make test   set everything up and run ruff and the whole test suite"
 	@echo "make setup  virtualenv, .env, migrations, static files, demo users (run does it)"
+	@echo "make test-postgres-redis  the browser tests again, on PostgreSQL + Redis"
 	@echo "make format reformat the code with ruff"
 
 $(VENV)/.runtime: requirement.txt
@@ -52,8 +53,15 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Everything: lint, the whole suite on the embedded defaults (SQLite, one
+# process; the scale tests start their own PostgreSQL and Redis), then the
+# browser suite once more on PostgreSQL + Redis.
 test: $(VENV)/.dev .env system-deps lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-postgres-redis
+
+test-postgres-redis: $(VENV)/.dev .env system-deps
+	D09_TEST_BACKEND=postgres-redis $(VENV)/bin/pytest -m browser $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -5,6 +5,16 @@ Command-line flags still win (``gunicorn -k eventlet -w 1 -b ... sio_server:app`
 
 import os
 import sys
+from pathlib import Path
+
+# The hook below must see the REDIS_URL the app will see, and the app also
+# reads the local .env (d09/settings.py): read it here too, real variables first.
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from d09.env import load_dotenv  # noqa: E402
+
+load_dotenv(ROOT / ".env")
 
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "eventlet")
 workers = int(os.environ.get("WEB_WORKERS", "1"))
@@ -22,6 +32,18 @@ def on_starting(server):
         sys.stderr.write(
             f"d09: {server.cfg.workers} workers but REDIS_URL is not set. Each worker "
             "would hold its own rooms and users would not see each other. Set "
-            "REDIS_URL (see README, 'Run several workers') or use -w 1.\n"
+            "REDIS_URL (see docs/deploy.md, 'Run several workers locally') or use -w 1.\n"
         )
         sys.exit(1)
+
+
+def worker_exit(server, worker):
+    """A stopping worker retires from the shared presence, so that the other
+    processes remove its users at their next reap instead of after PRESENCE_TTL."""
+    app = sys.modules.get("sio_server")
+    if app is None:
+        return
+    try:
+        app.shared.presence.retire()
+    except Exception as error:  # Redis gone too: the TTL will do it
+        server.log.warning("could not retire from the presence: %s", error)

@@ -4,12 +4,25 @@
     python sio_server.py            # eventlet's own server, same app
 
 ``app`` serves the pages and ``/socket.io/`` from one process. The async mode
-comes from SIO_ASYNC_MODE (eventlet by default, gevent supported).
+comes from SIO_ASYNC_MODE (eventlet by default, gevent supported: run it with
+``gunicorn -k gevent``). With REDIS_URL set, any number of processes serve one
+chat (docs/deploy.md).
 """
 
 import os
+import sys
 
-ASYNC_MODE = os.environ.get("SIO_ASYNC_MODE", "eventlet").strip() or "eventlet"
+
+def _detect_async_mode():
+    """gevent when gunicorn's gevent worker has patched the standard library
+    (so that ``gunicorn -k gevent`` works without SIO_ASYNC_MODE), else eventlet."""
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    if gevent_monkey is not None and gevent_monkey.is_module_patched("socket"):
+        return "gevent"
+    return "eventlet"
+
+
+ASYNC_MODE = os.environ.get("SIO_ASYNC_MODE", "").strip() or _detect_async_mode()
 
 if __name__ == "__main__":
     # gunicorn's worker patches the standard library itself; a direct start must
@@ -23,15 +36,32 @@ if __name__ == "__main__":
 
         monkey.patch_all()
 
+import logging  # noqa: E402
+
 import socketio  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+from d09.green import make_psycopg2_green  # noqa: E402
+
+# Before Django opens any connection: a slow query must not stop the process.
+GREEN_PSYCOPG2 = make_psycopg2_green(ASYNC_MODE)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "d09.settings")
 django_app = get_wsgi_application()
 
-from chat.realtime import create_server  # noqa: E402  (needs Django set up)
+from chat.realtime import create_server, start_presence_upkeep  # noqa: E402  (needs Django)
+from chat.shared import shared_state_from_env  # noqa: E402
 
-sio = create_server(async_mode=ASYNC_MODE)
+shared = shared_state_from_env()
+logging.getLogger(__name__).info(
+    "async mode %s, psycopg2 wait callback: %s, shared through %s",
+    ASYNC_MODE,
+    GREEN_PSYCOPG2,
+    "Redis" if shared.multi_process else "memory (one process)",
+)
+sio = create_server(async_mode=ASYNC_MODE, shared=shared)
+# Runs in each worker: gunicorn loads the app after forking (no --preload).
+start_presence_upkeep(sio, shared)
 app = socketio.WSGIApp(sio, django_app)
 
 

@@ -9,6 +9,7 @@ emits ``message`` ``{"text": str}`` with an ack, and receives ``message``,
 Django session is over.
 """
 
+import contextlib
 import functools
 import logging
 
@@ -16,13 +17,14 @@ import socketio
 from django.contrib.auth import get_user_model, user_logged_out
 from django.db import DatabaseError, close_old_connections, connections
 from django.db.models.signals import post_delete, post_save
+from redis.exceptions import RedisError
 from socketio import packet
 
 from chat import messages
 from chat.connection import ConnectionRefused, admit, origin_allowed
 from chat.limits import RateLimiter, wait_text
-from chat.presence import InMemoryPresence
 from chat.sessions import ACCOUNT_GONE, ConnectionRegistry, ended_sessions
+from chat.shared import shared_state
 from d09.env import env_int, env_list
 
 logger = logging.getLogger(__name__)
@@ -101,8 +103,12 @@ class ChatServer(socketio.Server):
             self.eio.disconnect(eio_sid)
 
 
-def server_options():
+def server_options(multi_process=False):
     """Engine.IO settings, overridable from the environment (README)."""
+    # Long-polling needs every request of a session to reach the same process
+    # (sticky sessions); a WebSocket is one connection to one process. So with
+    # several processes the default is WebSocket only (the page uses nothing else).
+    default_transports = "websocket" if multi_process else "websocket,polling"
     return {
         # The server pings every SIO_PING_INTERVAL seconds and drops a client that
         # does not answer within SIO_PING_TIMEOUT: a vanished browser leaves the
@@ -112,7 +118,7 @@ def server_options():
         # maxPayload: a chat line of MAX_MESSAGE_LENGTH characters, even fully
         # JSON-escaped, fits easily; anything bigger is abuse.
         "max_http_buffer_size": env_int("SIO_MAX_PAYLOAD", 64 * 1024),
-        "transports": env_list("SIO_TRANSPORTS", default="websocket,polling"),
+        "transports": env_list("SIO_TRANSPORTS", default=default_transports),
         "cors_allowed_origins": origin_allowed,
         "connect_timeout": env_int("SIO_CONNECT_TIMEOUT", 10),
     }
@@ -134,23 +140,94 @@ def connection_limiter():
     )
 
 
-def create_server(async_mode="eventlet", client_manager=None, presence=None):
+def create_server(async_mode="eventlet", shared=None):
+    """The chat's Socket.IO server over ``shared`` (chat.shared.SharedState;
+    default: one process, everything in memory)."""
+    shared = shared or shared_state()
     sio = ChatServer(
         async_mode=async_mode,
-        client_manager=client_manager,
+        client_manager=shared.manager,
         logger=False,
         engineio_logger=False,
-        **server_options(),
+        **server_options(shared.multi_process),
     )
     registry = ConnectionRegistry()
-    register_handlers(sio, presence or InMemoryPresence(), registry)
+    register_handlers(sio, shared.presence, shared.locks, registry)
     watch_sessions(sio, registry)
     return sio
 
 
-def register_handlers(sio, presence, registry):
+def start_presence_upkeep(sio, shared):
+    """Heartbeat and reap dead processes' users in the background, forever.
+
+    With Redis, a process killed without cleaning up stops heartbeating; after
+    PRESENCE_TTL (15 s) the next reap by any other process (every
+    ``shared.upkeep_interval``, 5 s) removes its users and announces their leaving.
+    """
+    if not shared.multi_process:
+        return None  # one process: nobody else can die with our users
+    interval = shared.upkeep_interval
+
+    def upkeep():
+        while True:
+            try:
+                announce(sio, shared, "joined", shared.presence.heartbeat())
+                announce(sio, shared, "left", shared.presence.reap())
+            except Exception:
+                logger.exception("presence upkeep failed, retrying in %s s", interval)
+            sio.sleep(interval)
+
+    return sio.start_background_task(upkeep)
+
+
+def announce(sio, shared, event, changes):
+    """Tell each room about changes that happened outside its handlers."""
+    rooms = {}
+    for change in changes:
+        rooms.setdefault(change.room, []).append(change)
+    for room, room_changes in rooms.items():
+        with shared.locks.hold(room):
+            for change in room_changes:
+                if change.changed:
+                    logger.info("%s: %s %s (presence upkeep)", room, change.user, event)
+                    sio.emit(event, {"user": change.user}, to=room)
+            sio.emit("users", shared.presence.users(room), to=room)
+
+
+def register_handlers(sio, presence, locks, registry):
     message_limit = message_limiter()
     connect_limit = connection_limiter()
+
+    def join(sid, member, after):
+        """Under the room lock: nothing is broadcast to the room meanwhile."""
+        # History first, straight to this process's socket, then into the room:
+        # no message can arrive before the history, none falls in between. A
+        # message still on its way through Redis may arrive after the history
+        # that contains it: clients de-duplicate by id.
+        backlog = messages.history(member.room_id, member.room_slug, after)
+        sio.emit("history", backlog, to=sid, ignore_queue=True)
+        sio.save_session(sid, {"member": member})
+        sio.enter_room(sid, member.room_slug)
+        registry.add(sid, member.session_key, member.user_id)
+        change = presence.join(sid, member.room_slug, member.username)
+        logger.info("%s joined %s (%s)", member.username, member.room_slug, sid)
+        try:
+            announce_join(sid, member, change.changed)
+        except RedisError:
+            # The connection is refused: it must not stay in the user list.
+            with contextlib.suppress(RedisError):
+                presence.leave(sid)
+            raise
+
+    def announce_join(sid, member, changed):
+        # The joiner's own order: history first, then the notice, then the list.
+        notice = {"user": member.username}
+        if changed:
+            sio.emit("joined", notice, to=member.room_slug)
+            sio.emit("users", presence.users(member.room_slug), to=member.room_slug)
+        else:
+            sio.emit("joined", notice, to=sid, ignore_queue=True)
+            sio.emit("users", presence.users(member.room_slug), to=sid, ignore_queue=True)
 
     @sio.event
     @releases_db_connections
@@ -162,37 +239,31 @@ def register_handlers(sio, presence, registry):
                     f"Too many connection attempts: try again in {wait_text(wait)}."
                 )
             member, after = admit(environ, auth)
-            backlog = messages.history(member.room_id, member.room_slug, after)
+            with locks.hold(member.room_slug):
+                join(sid, member, after)
         except ConnectionRefused as refusal:
             logger.info("connection %s refused: %s", sid, refusal)
             raise socketio.exceptions.ConnectionRefusedError(str(refusal)) from None
-        except DatabaseError:
-            logger.exception("database error while accepting %s", sid)
+        except (DatabaseError, RedisError):
+            logger.exception("database or Redis error while accepting %s", sid)
             raise socketio.exceptions.ConnectionRefusedError(
                 "The chat is unavailable right now: reload the page in a moment."
             ) from None
-        sio.save_session(sid, {"member": member})
-        sio.enter_room(sid, member.room_slug)
-        registry.add(sid, member.session_key, member.user_id)
-        change = presence.join(sid, member.room_slug, member.username)
-        logger.info("%s joined %s (%s)", member.username, member.room_slug, sid)
-        # The joiner's own order: history first, then the notice, then the list.
-        sio.emit("history", backlog, to=sid)
-        notice = {"user": member.username}
-        sio.emit("joined", notice, to=member.room_slug if change.changed else sid)
-        users = presence.users(member.room_slug)
-        sio.emit("users", users, to=member.room_slug if change.changed else sid)
 
     @sio.event
     def disconnect(sid, reason=None):
         registry.remove(sid)
-        change = presence.leave(sid)
-        if change is None:
+        member = sio.get_session(sid).get("member")
+        if member is None:
             return
-        logger.info("%s left %s (%s, %s)", change.user, change.room, sid, reason)
-        if change.changed:
-            sio.emit("left", {"user": change.user}, to=change.room, skip_sid=sid)
-            sio.emit("users", presence.users(change.room), to=change.room, skip_sid=sid)
+        with locks.hold(member.room_slug):
+            change = presence.leave(sid)
+            if change is None:
+                return
+            logger.info("%s left %s (%s, %s)", change.user, change.room, sid, reason)
+            if change.changed:
+                sio.emit("left", {"user": change.user}, to=change.room, skip_sid=sid)
+                sio.emit("users", presence.users(change.room), to=change.room, skip_sid=sid)
 
     @sio.event
     @releases_db_connections
@@ -205,15 +276,21 @@ def register_handlers(sio, presence, registry):
                 raise messages.MessageRejected(
                     f"You are sending messages too fast: wait {wait_text(wait)}."
                 )
-            stored = messages.store_message(member, text)
+            # Stored and broadcast under the room lock: the broadcasts of a room
+            # leave in id order (chat.roomlocks). Stored first, broadcast second:
+            # whatever reached anyone is in the database.
+            with locks.hold(member.room_slug):
+                stored = messages.store_message(member, text)
+                sio.emit("message", stored, to=member.room_slug)
         except messages.MessageRejected as rejection:
             logger.info("message from %s refused: %s", member.username, rejection)
             return {"ok": False, "error": str(rejection)}
         except DatabaseError:
             logger.exception("could not store a message from %s", member.username)
             return {"ok": False, "error": "The message could not be saved, please try again."}
-        # Stored first, broadcast second: whatever reached anyone is in the database.
-        sio.emit("message", stored, to=member.room_slug)
+        except RedisError:
+            logger.exception("Redis failed while %s sent a message", member.username)
+            return {"ok": False, "error": "The chat is busy, please try again."}
         return {"ok": True, "id": stored["id"]}
 
     @sio.on("*")
@@ -226,7 +303,8 @@ def end_connections(sio, sids, reason):
     """Tell each connection why, then close it (Socket.IO and the WebSocket)."""
     for sid in sids:
         logger.info("closing %s: %s", sid, reason)
-        sio.emit("session_ended", {"reason": reason}, to=sid)
+        # Straight to the local socket: through Redis it could arrive after the close.
+        sio.emit("session_ended", {"reason": reason}, to=sid, ignore_queue=True)
         eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
         sio.disconnect(sid)
         if eio_sid is not None:

@@ -12,25 +12,36 @@ from tests.support.browser import BrowserFactory
 from tests.support.server import DEMO_PASSWORD, LiveServer, login
 from tests.support.sio import connected
 
+# redis_service, postgres_service (real servers) and taps (in-order chat clients).
+pytest_plugins = ["tests.support.services", "tests.support.cluster"]
+
 # Unit tests import the settings in this process; they need a key, and the
 # real servers started below get their own environment.
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
 
 
+# D09_TEST_BACKEND=postgres-redis runs the live-server tests (the browser suite)
+# against PostgreSQL and Redis instead of the embedded SQLite and memory.
+BACKENDS = ("sqlite", "postgres-redis")
+BACKEND = os.environ.get("D09_TEST_BACKEND", "").strip() or "sqlite"
+if BACKEND not in BACKENDS:
+    raise pytest.UsageError(f"D09_TEST_BACKEND must be one of {BACKENDS}, not {BACKEND!r}")
+
+
 @pytest.fixture(scope="session")
-def live_server_env():
-    """Environment of the server under test: a throwaway SQLite database."""
+def live_server_env(request):
+    """Environment of the server under test: a throwaway database (SQLite, or
+    PostgreSQL with Redis under D09_TEST_BACKEND=postgres-redis)."""
     workdir = tempfile.mkdtemp(prefix="d09-live-")
     env = {
         "SECRET_KEY": "live-server-tests-secret-key-" + "y" * 40,
         "DEBUG": "0",
         "DATABASE_URL": f"sqlite:///{workdir}/db.sqlite3",
         "LOG_LEVEL": "INFO",
-        # Tests send and connect far faster than people; the limits have tests
-        # of their own on servers with the default values.
-        "MESSAGE_RATE_BURST": "100000",
-        "CONNECT_RATE_BURST": "100000",
     }
+    if BACKEND == "postgres-redis":
+        env["DATABASE_URL"] = request.getfixturevalue("postgres_service").new_database()
+        env["REDIS_URL"] = request.getfixturevalue("redis_service").fresh_url()
     yield env
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -53,8 +64,11 @@ def servers(live_server_env, tmp_path):
     class Servers:
         def start(self, worker_class="eventlet", **env):
             db = tmp_path / f"db-{len(started)}.sqlite3"
+            # One process on its own SQLite file: it must not share the session
+            # server's Redis either, or rooms of the same name would mix.
+            base = {k: v for k, v in live_server_env.items() if k != "REDIS_URL"}
             live = LiveServer(
-                extra_env={**live_server_env, "DATABASE_URL": f"sqlite:///{db}", **env},
+                extra_env={**base, "DATABASE_URL": f"sqlite:///{db}", **env},
                 worker_class=worker_class,
             )
             started.append(live)

@@ -30,6 +30,7 @@ def test_the_data_migration_is_reversible(tmp_path):
 
     count = "from chat.models import Room; print(Room.objects.count())"
     manage("migrate", "--noinput")
+
     def rooms():
         return manage("shell", "-c", count).strip().splitlines()[-1]
 

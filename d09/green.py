@@ -1,0 +1,54 @@
+"""Make the PostgreSQL driver yield to the green-thread hub while it waits.
+
+psycopg2 waits for the server inside libpq, which blocks the whole process
+(every other client of it) unless a "wait callback" hands the waiting to the
+event loop. eventlet.monkey_patch() installs eventlet's callback when psycopg2
+is importable: gunicorn's eventlet worker (25.x) calls it when its module is
+imported, and so does ``python sio_server.py``. gevent's patch_all() knows
+nothing about psycopg2, so the gevent callback is installed here (the same
+loop as the psycogreen package). SQLite has no such hook: it always blocks.
+"""
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def make_psycopg2_green(async_mode):
+    """Install the wait callback for ``async_mode`` unless one is there.
+
+    Returns what it found or did, for the log: "absent" (no psycopg2),
+    "already", "installed" or "unsupported" (another async mode).
+    """
+    try:
+        from psycopg2 import extensions
+    except ImportError:
+        return "absent"
+    if extensions.get_wait_callback() is not None:
+        return "already"
+    if async_mode == "eventlet":
+        from eventlet.support import psycopg2_patcher
+
+        psycopg2_patcher.make_psycopg_green()
+    elif async_mode == "gevent":
+        extensions.set_wait_callback(gevent_wait_callback)
+    else:
+        return "unsupported"
+    return "installed"
+
+
+def gevent_wait_callback(conn, timeout=None):
+    """psycopg2 wait callback that waits in gevent's hub instead of libpq."""
+    from gevent.socket import wait_read, wait_write
+    from psycopg2 import OperationalError, extensions
+
+    while True:
+        state = conn.poll()
+        if state == extensions.POLL_OK:
+            return
+        if state == extensions.POLL_READ:
+            wait_read(conn.fileno(), timeout=timeout)
+        elif state == extensions.POLL_WRITE:
+            wait_write(conn.fileno(), timeout=timeout)
+        else:
+            raise OperationalError(f"Bad result from poll: {state!r}")

@@ -1,0 +1,157 @@
+"""Both presence stores behind one interface; the Redis one on a real redis-server.
+
+Each RedisPresence stands for one process; two of them on one Redis database
+are two processes of one deployment.
+"""
+
+import pytest
+
+from chat.presence import Change, InMemoryPresence, RedisPresence
+from tests.support.server import wait_until
+
+
+@pytest.fixture(params=["memory", "redis"])
+def presence(request):
+    if request.param == "memory":
+        return InMemoryPresence()
+    store = RedisPresence(request.getfixturevalue("redis_service").fresh())
+    store.heartbeat()
+    return store
+
+
+@pytest.fixture
+def redis_client(redis_service):
+    return redis_service.fresh()
+
+
+def process(client, ttl=15):
+    """One process's presence, registered (as its first heartbeat does)."""
+    store = RedisPresence(client, ttl=ttl)
+    store.heartbeat()
+    return store
+
+
+def test_join_and_leave_change_the_list(presence):
+    assert presence.join("s1", "general", "alice") == Change("general", "alice", changed=True)
+    assert presence.users("general") == ["alice"]
+    assert presence.leave("s1") == Change("general", "alice", changed=True)
+    assert presence.users("general") == []
+
+
+def test_connections_are_counted_per_user(presence):
+    presence.join("tab1", "general", "alice")
+    assert presence.join("tab2", "general", "alice").changed is False
+    assert presence.connections("general", "alice") == 2
+    assert presence.leave("tab1").changed is False
+    assert presence.users("general") == ["alice"]
+    assert presence.leave("tab2").changed is True
+    assert presence.connections("general", "alice") == 0
+
+
+def test_rooms_are_isolated_and_lists_sorted(presence):
+    presence.join("s1", "general", "carol")
+    presence.join("s2", "general", "alice")
+    presence.join("s3", "cats", "bob")
+    assert presence.users("general") == ["alice", "carol"]
+    assert presence.users("cats") == ["bob"]
+    assert presence.users("random") == []
+
+
+def test_unknown_or_second_leave_is_none(presence):
+    assert presence.leave("nobody") is None
+    presence.join("s1", "general", "alice")
+    presence.leave("s1")
+    assert presence.leave("s1") is None
+
+
+def test_a_connection_joins_once(presence):
+    presence.join("s1", "general", "alice")
+    with pytest.raises(ValueError):
+        presence.join("s1", "cats", "alice")
+
+
+def test_nothing_to_reap_while_everyone_lives(presence):
+    presence.join("s1", "general", "alice")
+    assert presence.heartbeat() == []
+    assert presence.reap() == []
+    assert presence.users("general") == ["alice"]
+
+
+def test_processes_share_users_and_counts(redis_client):
+    one, two = process(redis_client), process(redis_client)
+    assert one.join("a1", "general", "alice").changed is True
+    assert two.join("a2", "general", "alice").changed is False
+    assert two.join("b1", "general", "bob").changed is True
+    assert one.users("general") == two.users("general") == ["alice", "bob"]
+    assert one.leave("a1").changed is False
+    assert two.leave("a2") == Change("general", "alice", changed=True)
+    assert one.users("general") == ["bob"]
+
+
+def test_a_process_leaves_only_its_own_connections(redis_client):
+    one, two = process(redis_client), process(redis_client)
+    one.join("s1", "general", "alice")
+    assert two.leave("s1") is None
+    assert one.users("general") == ["alice"]
+
+
+def test_dead_process_is_reaped_once_after_its_ttl(redis_client):
+    dying, survivor, other = (process(redis_client, ttl=1) for _ in range(3))
+    dying.join("a1", "general", "alice")
+    dying.join("a2", "general", "alice")
+    dying.join("c1", "cats", "carol")
+    survivor.join("b1", "general", "bob")
+    survivor.join("c2", "cats", "carol")
+
+    def reaped():
+        survivor.heartbeat()
+        other.heartbeat()
+        return survivor.reap()
+
+    # No sleep: the dying process simply stops heartbeating and its key expires.
+    changes = wait_until(reaped, timeout=10, message="the dead process reaped")
+    assert sorted(changes, key=repr) == sorted(
+        [
+            Change("general", "alice", changed=False),
+            Change("general", "alice", changed=True),
+            Change("cats", "carol", changed=False),
+        ],
+        key=repr,
+    )
+    assert other.reap() == []  # another survivor finds nothing left to announce
+    assert survivor.users("general") == ["bob"]
+    assert survivor.users("cats") == ["carol"]
+    assert not redis_client.exists(dying._conns_key(dying.process_id))
+
+
+def test_a_process_declared_dead_by_mistake_comes_back(redis_client):
+    starved, survivor = process(redis_client, ttl=1), process(redis_client)
+    starved.join("a1", "general", "alice")
+    left = wait_until(survivor.reap, timeout=10, message="the starved process reaped")
+    assert left == [Change("general", "alice", changed=True)]
+    assert survivor.users("general") == []
+    # Its next heartbeat notices and puts its connections back.
+    assert starved.heartbeat() == [Change("general", "alice", changed=True)]
+    assert survivor.users("general") == ["alice"]
+    assert starved.leave("a1") == Change("general", "alice", changed=True)
+
+
+def test_every_key_expires_unless_refreshed(redis_client):
+    store = process(redis_client)
+    store.join("s1", "general", "alice")
+    keys = redis_client.keys("d09:presence:*")
+    assert len(keys) == 4  # alive, processes, conns, room
+    for key in keys:
+        assert 0 < redis_client.ttl(key) <= store.keep, key
+    assert redis_client.ttl(store._alive_key(store.process_id)) <= store.ttl
+
+
+def test_a_retired_process_is_reaped_at_once(redis_client):
+    stopping, survivor = process(redis_client), process(redis_client)
+    stopping.join("a1", "general", "alice")
+    stopping.retire()
+    assert survivor.reap() == [Change("general", "alice", changed=True)]
+
+
+def test_memory_presence_retires_quietly():
+    InMemoryPresence().retire()

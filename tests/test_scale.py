@@ -1,0 +1,278 @@
+"""Several server processes sharing one Redis and one PostgreSQL (issue 5).
+
+Every process is a real ``gunicorn -k eventlet`` (or gevent) subprocess; Redis
+and PostgreSQL are real servers started by the test session on loopback.
+"""
+
+import os
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis
+
+from tests.support.cluster import start_server
+from tests.support.server import DEMO_PASSWORD, login, wait_until
+
+pytestmark = pytest.mark.scale
+
+SLOW_TEXT = "slow: pg_sleep(2)"
+
+
+@dataclass
+class Deployment:
+    env: dict
+    log_dir: Path
+
+    def sql(self, statement, params=None):
+        connection = psycopg2.connect(self.env["DATABASE_URL"])
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, params)
+                return cursor.fetchall() if cursor.description else None
+        finally:
+            connection.close()
+
+    def redis(self):
+        return redis.Redis.from_url(self.env["REDIS_URL"])
+
+    def server(self, name, env=None, **options):
+        return start_server({**self.env, **(env or {})}, self.log_dir, name, **options)
+
+
+@pytest.fixture(scope="module")
+def deployment(redis_service, postgres_service, tmp_path_factory):
+    return Deployment(
+        env={
+            "SECRET_KEY": "scale-tests-secret-key-" + "z" * 40,
+            "DEBUG": "0",
+            "DATABASE_URL": postgres_service.new_database(),
+            "REDIS_URL": redis_service.fresh_url(),
+            "LOG_LEVEL": "INFO",
+        },
+        log_dir=tmp_path_factory.mktemp("scale-logs"),
+    )
+
+
+@pytest.fixture(scope="module")
+def pair(deployment):
+    """Two processes of the deployment: ``gunicorn -k eventlet -w 1`` on two ports."""
+    first = deployment.server("a", prepare=True)
+    second = deployment.server("b")
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+@pytest.fixture
+def room(deployment, pair):
+    """A room of the test's own, so that other tests' users stay out of it."""
+    slug = "r-" + uuid.uuid4().hex[:10]
+    deployment.sql("INSERT INTO chat_room (name, slug) VALUES (%s, %s)", [slug, slug])
+    return slug
+
+
+def log_in(server, username):
+    return login(server.url, username, DEMO_PASSWORD)
+
+
+def has_notice(event, user):
+    return lambda tap: {"user": user} in tap.of(event)
+
+
+def test_users_of_two_processes_share_messages_users_and_notices(pair, room, taps):
+    a, b = pair
+    on_a = taps.open(a, log_in(a, "alice"), room)
+    on_a.wait_users(["alice"])
+    on_b = taps.open(b, log_in(b, "bob"), room)
+    for tap in (on_a, on_b):
+        tap.wait_users(["alice", "bob"])
+    on_a.wait(has_notice("joined", "bob"), "bob's joined notice")
+
+    sent = [on_a.send("hello from A"), on_b.send("hello from B"), on_a.send("last one")]
+    for tap in (on_a, on_b):
+        tap.wait(lambda tap: len(tap.of("message")) >= 3, "three messages")
+    # The last message trails any duplicate of the first two: each came once.
+    assert on_a.message_ids() == on_b.message_ids() == sent
+    assert [m["text"] for m in on_b.of("message")] == ["hello from A", "hello from B", "last one"]
+
+    # carol comes and goes on A; bob, on B, sees both notices and lists.
+    carol = taps.open(a, log_in(a, "carol"), room)
+    on_b.wait_users(["alice", "bob", "carol"])
+    carol.close()
+    on_b.wait(has_notice("left", "carol"), "carol's left notice")
+    for tap in (on_a, on_b):
+        tap.wait_users(["alice", "bob"])
+    assert on_b.of("joined")[-1] == {"user": "carol"}
+
+    # Newcomers on either process get the same history.
+    late = log_in(b, "carol")
+    histories = [taps.open(server, late, room) for server in (a, b)]
+    for tap in histories:
+        tap.wait(lambda tap: tap.of("history"), "history")
+        assert [m["id"] for m in tap.of("history")[0]] == sent
+        assert tap.of("history")[0][0]["text"] == "hello from A"
+
+
+def test_concurrent_senders_on_both_processes_give_everyone_one_gapless_order(pair, room, taps):
+    a, b = pair
+    clients = [
+        taps.open(server, log_in(server, name), room)
+        for server, name in ((a, "alice"), (a, "bob"), (b, "carol"), (b, "alice"))
+    ]
+    for tap in clients:
+        tap.wait_users(["alice", "bob", "carol"])
+
+    per_sender = 20
+    acked = []
+
+    def send_many(tap):
+        for n in range(per_sender):
+            acked.append(tap.send(f"{tap.user} #{n}"))
+
+    senders = [threading.Thread(target=send_many, args=(tap,)) for tap in clients]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join(timeout=120)
+    total = per_sender * len(clients)
+    assert len(acked) == total
+    for tap in clients:
+        tap.wait(lambda tap: len(tap.of("message")) >= total, f"{total} messages", timeout=60)
+
+    sequences = [tap.message_ids() for tap in clients]
+    assert all(sequence == sequences[0] for sequence in sequences), sequences
+    first = sequences[0][0]
+    # The database's order (ids), with nothing missing and nothing twice.
+    assert sequences[0] == sorted(acked) == list(range(first, first + total))
+
+
+def test_users_of_a_killed_process_leave_the_others_lists_within_30_s(deployment, pair, room, taps):
+    a, _b = pair
+    doomed = deployment.server("doomed")
+    try:
+        on_doomed = taps.open(doomed, log_in(doomed, "alice"), room)
+        survivor = taps.open(a, log_in(a, "bob"), room)
+        survivor.wait_users(["alice", "bob"])
+        on_doomed.wait_users(["alice", "bob"])
+
+        workers = doomed.worker_pids()
+        # The master first, or it would start a new worker.
+        for pid in [doomed.process.pid, *workers]:
+            os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+
+        survivor.wait(has_notice("left", "alice"), "alice's left notice", timeout=30)
+        assert time.monotonic() - killed_at < 30
+        survivor.wait_users(["bob"], timeout=5)
+    finally:
+        doomed.stop()
+
+
+@pytest.fixture(scope="module")
+def slow_trigger(deployment, pair):
+    """Make storing the message SLOW_TEXT take 2 s, inside PostgreSQL."""
+    deployment.sql(
+        "CREATE FUNCTION d09_test_slow() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$"
+    )
+    deployment.sql(
+        "CREATE TRIGGER d09_test_slow BEFORE INSERT ON chat_message FOR EACH ROW "
+        "WHEN (NEW.text = %s) EXECUTE FUNCTION d09_test_slow()",
+        [SLOW_TEXT],
+    )
+
+
+@pytest.fixture(scope="module")
+def gevent_server(deployment, pair):
+    server = deployment.server("gevent", env={"SIO_ASYNC_MODE": "gevent"}, worker_class="gevent")
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("worker", ["eventlet", "gevent"])
+def test_a_slow_query_does_not_delay_a_broadcast_in_another_room(
+    request, deployment, pair, slow_trigger, worker, taps
+):
+    server = pair[0] if worker == "eventlet" else request.getfixturevalue("gevent_server")
+    slow_room = request.getfixturevalue("room")
+    busy_room = "r-" + uuid.uuid4().hex[:10]
+    deployment.sql("INSERT INTO chat_room (name, slug) VALUES (%s, %s)", [busy_room, busy_room])
+    sender = taps.open(server, log_in(server, "alice"), slow_room)
+    speaker = taps.open(server, log_in(server, "bob"), busy_room)
+    listener = taps.open(server, log_in(server, "carol"), busy_room)
+    listener.wait_users(["bob", "carol"])
+
+    slow_done = threading.Event()
+    slow = threading.Thread(target=lambda: (sender.send(SLOW_TEXT), slow_done.set()))
+    slow.start()
+    # Measure from the moment PostgreSQL is sleeping inside the insert.
+    wait_until(
+        lambda: deployment.sql("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'"),
+        timeout=20,
+        message="the slow query running",
+    )
+    started = time.monotonic()
+    speaker.send("quick")
+    listener.wait(lambda tap: tap.of("message"), "the quick message", timeout=20)
+    delay = time.monotonic() - started
+    delivered_before_slow_ack = not slow_done.is_set()
+    slow.join(timeout=30)
+
+    assert slow_done.is_set()
+    # Had the process waited for PostgreSQL, the slow handler would have
+    # finished (and acked) before the quick message was even handled.
+    assert delivered_before_slow_ack, f"the broadcast waited for the slow query ({delay:.2f} s)"
+    # The worker used a green psycopg2: gunicorn's eventlet worker patches it
+    # itself ("already"); under gevent sio_server.py installs the callback.
+    expected = {"eventlet": "already", "gevent": "installed"}[worker]
+    assert f"psycopg2 wait callback: {expected}" in server.tail(400)
+
+
+def test_several_workers_with_redis_serve_one_chat(deployment, pair, room, taps):
+    server = deployment.server("workers", workers=2)
+    try:
+        workers = server.worker_pids()
+        assert len(workers) == 2
+        # Both workers heartbeat into the shared presence.
+        wait_until(
+            lambda: all(
+                any(f":{pid}:" in member.decode() for member in live_processes(deployment))
+                for pid in workers
+            ),
+            timeout=20,
+            message="both workers registered",
+        )
+        clients = [taps.open(server, log_in(server, name), room) for name in ("alice", "bob") * 3]
+        for tap in clients:
+            tap.wait_users(["alice", "bob"])
+        sent = clients[0].send("to every worker")
+        for tap in clients:
+            tap.wait(lambda tap: tap.message_ids() == [sent], "the message")
+    finally:
+        server.stop()
+
+
+def live_processes(deployment):
+    return deployment.redis().smembers("d09:presence:processes")
+
+
+def test_users_of_a_stopped_process_leave_at_the_next_reap(deployment, pair, room, taps):
+    a, _b = pair
+    stopping = deployment.server("stopping")
+    taps.open(stopping, log_in(stopping, "alice"), room)
+    survivor = taps.open(a, log_in(a, "bob"), room)
+    survivor.wait_users(["alice", "bob"])
+    stopping.stop()
+    stopped_at = time.monotonic()
+    survivor.wait(has_notice("left", "alice"), "alice's left notice", timeout=30)
+    survivor.wait_users(["bob"], timeout=5)
+    # Sooner than PRESENCE_TTL (15 s) + the reap interval (5 s) would allow.
+    assert time.monotonic() - stopped_at < 15
+    assert "could not retire" not in stopping.tail(100)
