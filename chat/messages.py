@@ -59,6 +59,15 @@ def store_message(member, text):
     return as_event(message, member.room_slug, member.username)
 
 
+def newer_in_room(room_slug, after):
+    """Messages of a room newer than ``after``, oldest first (at most GAP_FILL_LIMIT)."""
+    queryset = Message.objects.filter(room__slug=room_slug, id__gt=after).select_related("author")
+    return [
+        as_event(m, room_slug, m.author.get_username())
+        for m in queryset.order_by("id")[:GAP_FILL_LIMIT]
+    ]
+
+
 def history(room_id, room_slug, after=None):
     """Messages for a joiner, oldest first, in one query.
 

@@ -171,6 +171,7 @@ def start_presence_upkeep(sio, shared):
     def upkeep():
         while True:
             try:
+                resync_after_reconnect(sio, shared.manager)
                 announce(sio, shared, "joined", shared.presence.heartbeat())
                 announce(sio, shared, "left", shared.presence.reap())
             except Exception:
@@ -178,6 +179,18 @@ def start_presence_upkeep(sio, shared):
             sio.sleep(interval)
 
     return sio.start_background_task(upkeep)
+
+
+@releases_db_connections
+def resync_after_reconnect(sio, manager):
+    """Deliver, to this process's clients, the messages that Redis pub/sub dropped
+    while the subscription was down; pages skip ids they already show and keep
+    messages in id order."""
+    for room, newest in manager.take_resync().items():
+        for message in messages.newer_in_room(room, newest):
+            logger.info("resync: message %s to %s after a Redis reconnect", message["id"], room)
+            sio.emit("message", message, to=room, ignore_queue=True)
+            manager.last_delivered[room] = max(manager.last_delivered[room], message["id"])
 
 
 def announce(sio, shared, event, changes):

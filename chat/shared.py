@@ -36,6 +36,36 @@ class OrderedRedisManager(socketio.RedisManager):
     python-socketio's behaviour; the chat sends neither.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Redis pub/sub forgets what is published while a subscriber reconnects
+        # (a Redis restart): remember the newest message id delivered per room
+        # and whether the subscription was renewed, so the upkeep can fill the
+        # gap from the database (chat.realtime.resync_after_reconnect).
+        self.last_delivered = {}
+        self.resubscribed = False
+        self._connects = 0
+
+    def _redis_connect(self):
+        super()._redis_connect()
+        self._connects += 1
+        if self._connects > 1:
+            self.resubscribed = True
+
+    def _handle_emit(self, message):
+        data = message.get("data") or [None]
+        if message.get("event") == "message" and isinstance(data[0], dict):
+            room = message.get("room")
+            self.last_delivered[room] = max(self.last_delivered.get(room, 0), data[0]["id"])
+        return super()._handle_emit(message)
+
+    def take_resync(self):
+        """Rooms and the newest id each got, once after every renewed subscription."""
+        if not self.resubscribed or not self.pubsub.subscribed:
+            return {}
+        self.resubscribed = False
+        return dict(self.last_delivered)
+
     def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, **kwargs):
         payload = list(data) if isinstance(data, tuple) else [data]
         if kwargs.get("ignore_queue") or callback is not None or Packet.data_is_binary(payload):

@@ -40,6 +40,7 @@
       return;
     }
     shownIds[message.id] = true;
+    var late = newestId !== null && message.id < newestId;
     newestId = newestId === null ? message.id : Math.max(newestId, message.id);
     var $line = $("<div class='message'></div>").attr("data-id", message.id);
     $("<span class='author'></span>").text(message.user).appendTo($line);
@@ -47,7 +48,24 @@
     if (message.created) {
       $line.attr("title", new Date(message.created).toLocaleString());
     }
-    addLine($line);
+    if (late) {
+      insertInOrder($line, message.id);
+    } else {
+      addLine($line);
+    }
+  }
+
+  /* A message resent after a server-side hiccup goes where its id says: the
+     order of the room is the database's, whatever order packets took. */
+  function insertInOrder($line, id) {
+    var $next = $messages.children(".message").filter(function () {
+      return Number($(this).attr("data-id")) > id;
+    }).first();
+    if ($next.length) {
+      $line.insertBefore($next);
+    } else {
+      addLine($line);
+    }
   }
 
   function showNotice(text, isError) {
