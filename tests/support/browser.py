@@ -36,7 +36,7 @@ def new_driver():
     return driver
 
 
-def wait_for(driver, condition, timeout=10, message=""):
+def wait_for(driver, condition, timeout=20, message=""):
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(
         lambda d: condition(d), message
     )
