@@ -30,9 +30,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "d09.settings")
 django_app = get_wsgi_application()
 
 from chat.realtime import create_server  # noqa: E402  (needs Django set up)
+from chat.sqlite_keeper import keep_sqlite_open  # noqa: E402
+from d09.websocket_middleware import WebSocketCompressionMiddleware  # noqa: E402
 
 sio = create_server(async_mode=ASYNC_MODE)
-app = socketio.WSGIApp(sio, django_app)
+# SQLite: no WAL checkpoint + fsync inside each message handler (see the module).
+sqlite_keeper = keep_sqlite_open()
+# No permessage-deflate unless WS_COMPRESSION=1 (memory per connection, see the module).
+app = WebSocketCompressionMiddleware(socketio.WSGIApp(sio, django_app))
 
 
 def main():

@@ -172,6 +172,7 @@ let nextToConnect = 0;
 let inFlight = 0;
 let nConnected = 0;
 let nFailed = 0;
+let nDeflate = 0; // connections where the server accepted permessage-deflate
 const failures = {};
 let connectDone;
 const connectFinished = new Promise((resolve) => (connectDone = resolve));
@@ -181,6 +182,7 @@ function connected(client) {
   client.state = 'open';
   clearTimeout(client.timer);
   nConnected++;
+  if (client.ws.extensions && client.ws.extensions.indexOf('permessage-deflate') >= 0) nDeflate++;
   inFlight--;
   pump();
 }
@@ -245,7 +247,7 @@ function pump() {
 }
 
 // ---------------------------------------------------------------- sending
-let ackSeq = 0; // for sio the ack id is the seq: one sender per room, one seq space
+// The ack id is the seq: one sender per room, one seq space per room.
 function sendChat(roomIndex, seq) {
   const client = senders[roomIndex];
   if (!client || client.state !== 'open') return;
@@ -256,7 +258,6 @@ function sendChat(roomIndex, seq) {
   } else {
     client.ws.send(`42${seq}` + JSON.stringify(['message', { text }]));
   }
-  ackSeq++;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -364,6 +365,7 @@ async function main() {
     event: 'connected',
     connected: nConnected,
     failed: nFailed,
+    deflate_negotiated: nDeflate,
     failures,
     connect_seconds: Math.round(connectSeconds * 100) / 100,
     connects_per_s: Math.round(nConnected / connectSeconds),
