@@ -427,6 +427,57 @@ def prepare(nusers, nrooms, fresh):
     return db, sessions
 
 
+def run_db_stall():
+    """bench/db_stall.py on a copy of the bench database, pinned like the servers."""
+    copy = WORK / "dbstall.sqlite3"
+    shutil.copy(WORK / "template.sqlite3", copy)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{copy}{suffix}").unlink()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{copy}", "SECRET_KEY": SECRET_KEY}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    out = subprocess.run(
+        ["taskset", "-c", SERVER_CORE, str(VENV_BIN / "python"), str(BENCH / "db_stall.py")],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    print("db stall:", json.dumps(result), flush=True)
+    return result
+
+
+def db_table(stall):
+    lines = [
+        "| database work on the event loop | p50 ms | p90 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|",
+    ]
+    for key in (
+        "store_message_in_handler",
+        "store_message_in_handler_with_keeper",
+        "store_message_persistent_connection",
+        "join_admit_and_history",
+    ):
+        v = stall[key]
+        lines.append(f"| {key} | {v['p50_ms']} | {v['p90_ms']} | {v['p99_ms']} | {v['max_ms']} |")
+    lines.append(
+        f"\nQueries per joiner: {stall['queries_admit']} to admit (session, user, room), "
+        f"{stall['queries_history']:g} for the history."
+    )
+    return "\n".join(lines)
+
+
+def update_readme(md):
+    readme = BENCH / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- latest:start -->", "<!-- latest:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        readme.write_text(f"{head}{start}\n{md}{end}{rest.split(end, 1)[1]}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -439,6 +490,7 @@ def main():
     parser.add_argument("--profile", action="store_true", help="py-spy the server under load")
     parser.add_argument("--fresh", action="store_true", help="rebuild the bench database")
     parser.add_argument("--label", default="latest")
+    parser.add_argument("--no-db-stall", action="store_true", help="skip bench/db_stall.py")
     args = parser.parse_args()
     args.room_count = 100
     peers = args.peers.split(",")
@@ -472,6 +524,7 @@ def main():
                 with contextlib.suppress(FileNotFoundError):
                     Path(f"{db}{suffix}").unlink()
             results.append(run_one(peer, name, spec, sessions, db_url, args))
+    stall = None if args.no_db_stall else run_db_stall()
     meta = {
         "label": args.label,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -484,16 +537,20 @@ def main():
         "quick": args.quick,
     }
     RESULTS.mkdir(exist_ok=True)
-    payload = {"meta": meta, "results": results}
+    payload = {"meta": meta, "results": results, "db_stall": stall}
     text = json.dumps(payload, indent=1)
     (RESULTS / f"{args.label}.json").write_text(text)
     if args.label != "latest":
         (RESULTS / "latest.json").write_text(text)
     md = f"Command: `{meta['command']}` ({meta['date']}, commit {meta['commit']})\n\n"
     md += table(results) + "\n"
+    if stall:
+        md += "\n" + db_table(stall) + "\n"
     (RESULTS / f"{args.label}.md").write_text(md)
     if args.label != "latest":
         (RESULTS / "latest.md").write_text(md)
+    if args.label == "latest" and not args.quick:
+        update_readme(md)
     print()
     print(md)
 
