@@ -64,6 +64,9 @@ QUICK = {
 # user list to every member, JSON-encoded once per recipient): these variants
 # would add minutes each and compare nothing new.
 CHANNELS_SKIPS = {"idle-deflate", "idle-1room", "fanout-deflate"}
+# daphne accepts ~15 connections/s here (10k would take 11 minutes): its idle
+# memory is measured on 1,000 connections (10 rooms x 100), per connection.
+CHANNELS_SIZES = {"idle": dict(rooms=10)}
 DEFAULT_SCENARIOS = "idle,idle-deflate,idle-1room,fanout,fanout-deflate,rooms,saturation"
 
 
@@ -523,7 +526,8 @@ def main():
             for suffix in ("-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     Path(f"{db}{suffix}").unlink()
-            results.append(run_one(peer, name, spec, sessions, db_url, args))
+            peer_spec = {**spec, **CHANNELS_SIZES.get(name, {})} if peer == "channels" else spec
+            results.append(run_one(peer, name, peer_spec, sessions, db_url, args))
     stall = None if args.no_db_stall else run_db_stall()
     meta = {
         "label": args.label,
