@@ -8,7 +8,7 @@ PORT ?= 8000
 WORKER_CONNECTIONS ?= 10000
 
 .DEFAULT_GOAL := help
-.PHONY: help run setup test test-postgres-redis lint format system-deps clean
+.PHONY: help run setup test test-postgres-redis lint format system-deps clean bench
 
 help:
 	@echo "make run    set everything up and serve the app at http://$(HOST):$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "make setup  virtualenv, .env, migrations, static files, demo users (run does it)"
 	@echo "make test-postgres-redis  the browser tests again, on PostgreSQL + Redis"
 	@echo "make format reformat the code with ruff"
+	@echo "make bench  the performance benchmark (bench/README.md; ~15 min, not part of test)"
 
 $(VENV)/.runtime: requirement.txt
 	@scripts/ensure-venv "$(PYTHON)" "$(VENV)"
@@ -62,6 +63,21 @@ test: $(VENV)/.dev .env system-deps lint
 
 test-postgres-redis: $(VENV)/.dev .env system-deps
 	D09_TEST_BACKEND=postgres-redis $(VENV)/bin/pytest -m browser $(PYTEST_ARGS)
+
+# The benchmark (bench/README.md). Never part of `make test`: it takes minutes and
+# its figures depend on the machine. BENCH_ARGS="--quick" for a smoke run.
+BENCH_ARGS ?=
+bench: $(VENV)/.runtime bench/node_modules/.installed bench/.venv-channels/.installed
+	ulimit -n $$(ulimit -Hn); $(PY) bench/run.py $(BENCH_ARGS)
+
+bench/node_modules/.installed: bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund
+	@touch $@
+
+bench/.venv-channels/.installed: bench/requirements.txt
+	@test -x bench/.venv-channels/bin/python || $(PYTHON) -m venv bench/.venv-channels
+	bench/.venv-channels/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -51,6 +51,8 @@ django_app = get_wsgi_application()
 
 from chat.realtime import create_server, start_presence_upkeep  # noqa: E402  (needs Django)
 from chat.shared import shared_state_from_env  # noqa: E402
+from chat.sqlite_keeper import keep_sqlite_open  # noqa: E402
+from d09.websocket_middleware import WebSocketCompressionMiddleware  # noqa: E402
 
 shared = shared_state_from_env()
 logging.getLogger(__name__).info(
@@ -62,7 +64,10 @@ logging.getLogger(__name__).info(
 sio = create_server(async_mode=ASYNC_MODE, shared=shared)
 # Runs in each worker: gunicorn loads the app after forking (no --preload).
 start_presence_upkeep(sio, shared)
-app = socketio.WSGIApp(sio, django_app)
+# SQLite: no WAL checkpoint + fsync inside each message handler (see the module).
+sqlite_keeper = keep_sqlite_open()
+# No permessage-deflate unless WS_COMPRESSION=1 (memory per connection, see the module).
+app = WebSocketCompressionMiddleware(socketio.WSGIApp(sio, django_app))
 
 
 def main():

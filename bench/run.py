@@ -1,0 +1,563 @@
+"""Run the d09 benchmark: every scenario against every peer, in one run.
+
+    make bench                                  # everything (README: about 12 minutes)
+    .venv/bin/python bench/run.py --peers ours --scenarios fanout --quick
+
+Each server is pinned to core 0 and the Node.js load generator (bench/loadgen.js)
+to core 1 with taskset, and every server gets a fresh process per scenario. The
+results go to bench/results/latest.json (and a copy named after the run's
+label) and a table to bench/results/latest.md; README.md shows the latest one.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+WORK = BENCH / ".work"
+RESULTS = BENCH / "results"
+VENV_BIN = ROOT / ".venv" / "bin"
+CHANNELS_BIN = BENCH / ".venv-channels" / "bin"
+SERVER_CORE, GENERATOR_CORE = "0", "1"
+SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
+WORKER_CONNECTIONS = "11000"
+
+# Scenario definitions. "rooms" x "members" connections; phases are per-sender
+# rates (one sender per room, the room's first member) and durations.
+SCENARIOS = {
+    "idle": dict(rooms=100, members=100, mode="idle", deflate=False),
+    "idle-deflate": dict(rooms=100, members=100, mode="idle", deflate=True),
+    "idle-1room": dict(rooms=1, members=1000, mode="idle", deflate=False),
+    "fanout": dict(rooms=1, members=1000, phases=[dict(rate=1, seconds=20)]),
+    "fanout-deflate": dict(rooms=1, members=1000, phases=[dict(rate=1, seconds=20)], deflate=True),
+    "rooms": dict(rooms=20, members=50, phases=[dict(rate=2, seconds=15)]),
+    "saturation": dict(
+        rooms=1,
+        members=1000,
+        phases=[dict(rate=r, seconds=5) for r in (5, 10, 15, 20, 25, 30, 40, 50, 60, 80)],
+        stop_p99_ms=250,
+    ),
+}
+QUICK = {
+    "idle": dict(rooms=10, members=100),
+    "idle-deflate": dict(rooms=10, members=100),
+    "idle-1room": dict(members=300),
+    "fanout": dict(members=300, phases=[dict(rate=1, seconds=5)]),
+    "fanout-deflate": dict(members=300, phases=[dict(rate=1, seconds=5)]),
+    "rooms": dict(rooms=5, members=20, phases=[dict(rate=2, seconds=5)]),
+    "saturation": dict(members=300, phases=[dict(rate=r, seconds=3) for r in (10, 30, 60, 100)]),
+}
+# The Channels peer joins a 1000-member room at a few joins/s (every join sends the
+# user list to every member, JSON-encoded once per recipient): these variants
+# would add minutes each and compare nothing new.
+CHANNELS_SKIPS = {"idle-deflate", "idle-1room", "fanout-deflate"}
+# daphne accepts ~15 connections/s here (10k would take 11 minutes): its idle
+# memory is measured on 1,000 connections (10 rooms x 100), per connection.
+CHANNELS_SIZES = {"idle": dict(rooms=10)}
+DEFAULT_SCENARIOS = "idle,idle-deflate,idle-1room,fanout,fanout-deflate,rooms,saturation"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def raise_nofile():
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def rss_kb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def git_commit():
+    with contextlib.suppress(Exception):
+        return subprocess.check_output(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], text=True
+        ).strip()
+    return "?"
+
+
+class Server:
+    """One peer's server process, pinned to SERVER_CORE."""
+
+    def __init__(self, peer, env_extra, db_url, sessions, nrooms):
+        self.peer = peer
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        base = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        self.env = {
+            **base,
+            "DATABASE_URL": db_url,
+            "SECRET_KEY": SECRET_KEY,
+            "DEBUG": "0",
+            "WORKER_CONNECTIONS": WORKER_CONNECTIONS,
+            "BENCH_SESSIONS": str(sessions),
+            "BENCH_ROOMS": str(nrooms),
+            **env_extra,
+        }
+        self.log_path = WORK / f"server-{peer}.log"
+
+    def command(self):
+        bind = f"127.0.0.1:{self.port}"
+        if self.peer in ("ours", "ours-compress"):
+            return ROOT, [str(VENV_BIN / "gunicorn"), "-k", "eventlet", "-w", "1", "-b", bind]
+        if self.peer == "bare":
+            return BENCH / "peers", [
+                str(VENV_BIN / "gunicorn"),
+                *("-k", "eventlet", "-w", "1", "--worker-connections", WORKER_CONNECTIONS),
+                *("-b", bind, "bare_socketio:app"),
+            ]
+        if self.peer == "channels":
+            self.env["PYTHONPATH"] = f"{BENCH / 'peers'}:{ROOT}"
+            return BENCH / "peers", [
+                str(CHANNELS_BIN / "daphne"),
+                *("-b", "127.0.0.1", "-p", str(self.port), "--websocket_connect_timeout", "300"),
+                "channels_chat.asgi:application",
+            ]
+        raise ValueError(self.peer)
+
+    def start(self):
+        cwd, cmd = self.command()
+        if self.peer in ("ours", "ours-compress"):
+            cmd.append("sio_server:app")
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, *cmd],
+            cwd=cwd,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=raise_nofile,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.peer} exited: see {self.log_path}")
+            try:
+                urllib.request.urlopen(self.url + "/account", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # any HTTP answer means it serves
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"{self.peer} did not answer: see {self.log_path}")
+        self.pid = self.worker_pid()
+        time.sleep(0.5)
+        self.rss_base = rss_kb(self.pid)
+
+    def worker_pid(self):
+        pid = self.process.pid
+        if self.peer == "channels":
+            return pid
+        for _ in range(100):
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            if children:
+                return int(children[0])
+            time.sleep(0.1)
+        raise RuntimeError("no gunicorn worker")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def real_login_cookie(url):
+    """Log alice in the way the page does (GET /account for the CSRF cookie, then POST)."""
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(url + "/account", timeout=10).read()
+    token = next(c.value for c in jar if c.name == "csrftoken")
+    body = urllib.parse.urlencode({"username": "alice", "password": "chat-demo-2024"}).encode()
+    request = urllib.request.Request(
+        url + "/account/login",
+        data=body,
+        headers={"X-CSRFToken": token, "Referer": url + "/account"},
+    )
+    opener.open(request, timeout=30).read()
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def run_generator(config, server, profile=None):
+    """Run loadgen.js on GENERATOR_CORE; returns its parsed events and server figures."""
+    proc = subprocess.Popen(
+        ["taskset", "-c", GENERATOR_CORE, "node", str(BENCH / "loadgen.js"), json.dumps(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=raise_nofile,
+    )
+    events, figures, spy = [], {}, None
+    for line in proc.stdout:
+        event = json.loads(line)
+        events.append(event)
+        if event["event"] == "connected":
+            figures["rss_connected_kb"] = rss_kb(server.pid)
+            figures["cpu_at_connected"] = cpu_seconds(server.pid)
+            figures["t_connected"] = time.monotonic()
+            if profile:
+                spy = subprocess.Popen(
+                    [
+                        *(str(CHANNELS_BIN / "py-spy"), "record", "-p", str(server.pid)),
+                        *("--nonblocking", "-r", "200", "-f", "speedscope", "-o", profile),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+        if event["event"] == "ready":
+            time.sleep(2)  # let the allocator settle after the join storm
+            figures["rss_idle_kb"] = rss_kb(server.pid)
+            proc.stdin.write("release\n")
+            proc.stdin.flush()
+        if event["event"] in ("phase", "done") and "t_connected" in figures:
+            figures["server_cpu_fraction"] = round(
+                (cpu_seconds(server.pid) - figures["cpu_at_connected"])
+                / (time.monotonic() - figures["t_connected"]),
+                3,
+            )
+            figures["rss_end_kb"] = rss_kb(server.pid)
+    proc.wait(timeout=60)
+    if spy:
+        spy.send_signal(2)
+        spy.wait(timeout=60)
+    return events, figures
+
+
+def scenario_config(name, quick):
+    spec = dict(SCENARIOS[name])
+    if quick:
+        spec.update(QUICK[name])
+    return spec
+
+
+def run_one(peer, name, spec, sessions, db_url, args):
+    env = {"WS_COMPRESSION": "1"} if peer == "ours-compress" else {}
+    server = Server(peer, env, db_url, sessions, args.room_count)
+    server.start()
+    try:
+        config = {
+            "url": server.url,
+            "protocol": "channels" if peer == "channels" else "sio",
+            "sessions": str(sessions),
+            "rooms": [f"bench-{r}" for r in range(spec["rooms"])],
+            "members": spec["members"],
+            "deflate": spec.get("deflate", False),
+            # daphne rejects a handshake the app has not accepted within the timeout:
+            # fewer handshakes in flight for the Channels peer.
+            "concurrency": 10 if peer == "channels" else 100,
+            "mode": spec.get("mode", "load"),
+            "holdSeconds": 60,
+            "phases": spec.get("phases", []),
+            "stopP99Ms": spec.get("stop_p99_ms"),
+            "drainSeconds": 3,
+            "settleMaxSeconds": 120,
+        }
+        profile = None
+        if args.profile and spec.get("mode") != "idle":
+            (RESULTS / "profiles").mkdir(parents=True, exist_ok=True)
+            profile = str(RESULTS / "profiles" / f"{peer}-{name}.speedscope.json")
+        started = time.monotonic()
+        events, figures = run_generator(config, server, profile)
+        seconds = round(time.monotonic() - started, 1)
+    finally:
+        server.stop()
+    connected = next((e for e in events if e["event"] == "connected"), {})
+    phases = [e for e in events if e["event"] == "phase"]
+    errors = [e for e in events if e["event"] == "error"]
+    n = connected.get("connected", 0)
+    result = {
+        "peer": peer,
+        "scenario": name,
+        "spec": spec,
+        "seconds": seconds,
+        "connected": connected,
+        "phases": phases,
+        "errors": errors,
+        "server": {"rss_base_kb": server.rss_base, **figures},
+    }
+    if "rss_idle_kb" in figures and n:
+        grown = figures["rss_idle_kb"] - server.rss_base
+        result["server"]["rss_per_conn_kb"] = round(grown / n, 1)
+    if phases and spec.get("stop_p99_ms"):
+        ok = [p for p in phases if (p["latency_ms"]["p99"] or 1e9) <= spec["stop_p99_ms"]]
+        best = max(ok, key=lambda p: p["deliveries_per_s"]) if ok else None
+        result["saturation"] = {
+            "deliveries_per_s_at_p99_ok": best["deliveries_per_s"] if best else 0,
+            "p99_ms_there": best["latency_ms"]["p99"] if best else None,
+            "max_deliveries_per_s": max(p["deliveries_per_s"] for p in phases),
+        }
+    print(headline(result), flush=True)
+    return result
+
+
+def headline(r):
+    s, c = r["server"], r["connected"]
+    parts = [f"{r['peer']:>13} {r['scenario']:<15} conn {c.get('connected')}/{c.get('failed')}"]
+    parts.append(f"join {c.get('connects_per_s')}/s settle {c.get('settle_seconds')}s")
+    if "rss_per_conn_kb" in s:
+        parts.append(f"rss/conn {s['rss_per_conn_kb']} KB")
+    for p in r["phases"]:
+        lat = p["latency_ms"]
+        parts.append(
+            f"\n    R={p['rate_per_sender']}x{p['senders']} {p['deliveries_per_s']} del/s "
+            f"p50 {lat['p50']} p90 {lat['p90']} p99 {lat['p99']} max {lat['max']} ms "
+            f"lost {p['lost']} dup {p['duplicated']} ooo {p['out_of_order']} "
+            f"gen-cpu {p['gen_cpu']}"
+        )
+    parts.append(f"server-cpu {s.get('server_cpu_fraction')}")
+    return " | ".join(parts)
+
+
+def metric(r):
+    """(value, unit, better) of a run for the comparison table."""
+    name = r["scenario"]
+    if name.startswith("idle"):
+        return r["server"].get("rss_per_conn_kb"), "KB RSS/conn", "lower"
+    if name == "saturation":
+        return r.get("saturation", {}).get("deliveries_per_s_at_p99_ok"), "del/s p99<=250", "higher"
+    p = r["phases"][-1] if r["phases"] else None
+    return (p["latency_ms"]["p99"] if p else None), "p99 ms", "lower"
+
+
+def detail(r):
+    if r["scenario"].startswith("idle"):
+        c = r["connected"]
+        return f"{c.get('connected')} conns, {c.get('connects_per_s')} joins/s"
+    if r["scenario"] == "saturation":
+        s = r.get("saturation", {})
+        return f"p99 {s.get('p99_ms_there')} ms, max {s.get('max_deliveries_per_s')} del/s"
+    p = r["phases"][-1] if r["phases"] else None
+    if not p:
+        return "no data"
+    lat = p["latency_ms"]
+    return (
+        f"{p['deliveries_per_s']} del/s, p50 {lat['p50']} p90 {lat['p90']} max {lat['max']} ms, "
+        f"lost {p['lost']} dup {p['duplicated']} ooo {p['out_of_order']}, gen-cpu {p['gen_cpu']}"
+    )
+
+
+def table(results):
+    lines = [
+        "| scenario | peer | figure | details | vs bare | vs channels |",
+        "|---|---|---|---|---|---|",
+    ]
+    by = {(r["scenario"], r["peer"]): r for r in results}
+    for r in results:
+        value, unit, _better = metric(r)
+        ratios = []
+        for other in ("bare", "channels"):
+            o = by.get((r["scenario"], other))
+            ov = metric(o)[0] if o else None
+            if r["peer"] == other or not value or not ov:
+                ratios.append("")
+            else:
+                ratios.append(f"{value / ov:.2f}x")
+        lines.append(
+            f"| {r['scenario']} | {r['peer']} | {value} {unit} | {detail(r)} | "
+            f"{ratios[0]} | {ratios[1]} |"
+        )
+    return "\n".join(lines)
+
+
+def prepare(nusers, nrooms, fresh):
+    WORK.mkdir(exist_ok=True)
+    db = WORK / "bench.sqlite3"
+    sessions = WORK / "sessions.json"
+    if fresh or not sessions.exists():
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                (WORK / f"bench.sqlite3{suffix}").unlink()
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": SECRET_KEY}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        subprocess.run(
+            [
+                *(str(VENV_BIN / "python"), str(BENCH / "prepare.py")),
+                *("--users", str(nusers), "--rooms", str(nrooms), "--out", str(sessions)),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+        subprocess.run(
+            [str(VENV_BIN / "python"), "manage.py", "create_demo_users"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        shutil.copy(db, WORK / "template.sqlite3")
+    # The account page (the real login check) needs the manifest of static files.
+    env = {**os.environ, "SECRET_KEY": SECRET_KEY, "DATABASE_URL": f"sqlite:///{db}"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    return db, sessions
+
+
+def run_db_stall():
+    """bench/db_stall.py on a copy of the bench database, pinned like the servers."""
+    copy = WORK / "dbstall.sqlite3"
+    shutil.copy(WORK / "template.sqlite3", copy)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{copy}{suffix}").unlink()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{copy}", "SECRET_KEY": SECRET_KEY}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    out = subprocess.run(
+        ["taskset", "-c", SERVER_CORE, str(VENV_BIN / "python"), str(BENCH / "db_stall.py")],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    print("db stall:", json.dumps(result), flush=True)
+    return result
+
+
+def db_table(stall):
+    lines = [
+        "| database work on the event loop | p50 ms | p90 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|",
+    ]
+    for key in (
+        "store_message_in_handler",
+        "store_message_in_handler_with_keeper",
+        "store_message_persistent_connection",
+        "join_admit_and_history",
+    ):
+        v = stall[key]
+        lines.append(f"| {key} | {v['p50_ms']} | {v['p90_ms']} | {v['p99_ms']} | {v['max_ms']} |")
+    lines.append(
+        f"\nQueries per joiner: {stall['queries_admit']} to admit (session, user, room), "
+        f"{stall['queries_history']:g} for the history."
+    )
+    return "\n".join(lines)
+
+
+def update_readme(md):
+    readme = BENCH / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- latest:start -->", "<!-- latest:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        readme.write_text(f"{head}{start}\n{md}{end}{rest.split(end, 1)[1]}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--peers",
+        default="ours,ours-compress,bare,channels",
+        help="ours-compress = our server with WS_COMPRESSION=1 (deflate scenarios only)",
+    )
+    parser.add_argument("--scenarios", default=DEFAULT_SCENARIOS)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--profile", action="store_true", help="py-spy the server under load")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the bench database")
+    parser.add_argument("--label", default="latest")
+    parser.add_argument("--no-db-stall", action="store_true", help="skip bench/db_stall.py")
+    args = parser.parse_args()
+    args.room_count = 100
+    peers = args.peers.split(",")
+    names = args.scenarios.split(",")
+    db, sessions = prepare(10000, args.room_count, args.fresh)
+    template = WORK / "template.sqlite3"
+    db_url = f"sqlite:///{db}"
+
+    # The real page login works against the same database (a smoke check of the cookies).
+    check = Server("ours", {}, db_url, sessions, args.room_count)
+    check.start()
+    try:
+        real_login_cookie(check.url)
+        login_check = "POST /account/login ok"
+    finally:
+        check.stop()
+
+    results = []
+    for name in names:
+        spec = scenario_config(name, args.quick)
+        for peer in peers:
+            if peer == "ours-compress" and not spec.get("deflate"):
+                continue  # WS_COMPRESSION=1 only matters when the client offers deflate
+            if peer == "channels" and name in CHANNELS_SKIPS:
+                continue
+            if peer == "channels" and not (CHANNELS_BIN / "daphne").exists():
+                print("skip channels: bench/.venv-channels missing (make bench installs it)")
+                continue
+            shutil.copy(template, db)  # every run starts from the same database
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(f"{db}{suffix}").unlink()
+            peer_spec = {**spec, **CHANNELS_SIZES.get(name, {})} if peer == "channels" else spec
+            results.append(run_one(peer, name, peer_spec, sessions, db_url, args))
+    stall = None if args.no_db_stall else run_db_stall()
+    meta = {
+        "label": args.label,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "commit": git_commit(),
+        "command": " ".join(["bench/run.py", *sys.argv[1:]]),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
+        "node": subprocess.check_output(["node", "--version"], text=True).strip(),
+        "pinning": f"server core {SERVER_CORE}, generator core {GENERATOR_CORE}",
+        "login_check": login_check,
+        "quick": args.quick,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    payload = {"meta": meta, "results": results, "db_stall": stall}
+    text = json.dumps(payload, indent=1)
+    (RESULTS / f"{args.label}.json").write_text(text)
+    if args.label != "latest":
+        (RESULTS / "latest.json").write_text(text)
+    md = f"Command: `{meta['command']}` ({meta['date']}, commit {meta['commit']})\n\n"
+    md += table(results) + "\n"
+    if stall:
+        md += "\n" + db_table(stall) + "\n"
+    (RESULTS / f"{args.label}.md").write_text(md)
+    if args.label != "latest":
+        (RESULTS / "latest.md").write_text(md)
+    if args.label == "latest" and not args.quick:
+        update_readme(md)
+    print()
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

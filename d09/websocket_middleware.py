@@ -1,0 +1,31 @@
+"""WSGI middleware: WebSockets without permessage-deflate unless WS_COMPRESSION=1.
+
+eventlet's WebSocket server accepts permessage-deflate whenever the client
+offers it, and browsers always offer it; python-engineio has no switch. Each
+compressed connection then keeps about 100 KB of zlib state for its whole life,
+and every broadcast is compressed once per recipient. Chat lines are short, so
+the bandwidth saved is small next to that memory and CPU (Node's socket.io turns
+the extension off by default for the same reason; bench/README.md has figures).
+
+Removing the client's ``Sec-WebSocket-Extensions`` header from the request
+before the WebSocket handshake is the only hook: the server then answers
+without the extension and both sides send plain frames. ``WS_COMPRESSION=1``
+keeps the old behaviour (for example behind a slow, metered link).
+"""
+
+from d09.env import env_bool
+
+EXTENSIONS_KEY = "HTTP_SEC_WEBSOCKET_EXTENSIONS"
+
+
+class WebSocketCompressionMiddleware:
+    def __init__(self, app, allow_compression=None):
+        self.app = app
+        if allow_compression is None:
+            allow_compression = env_bool("WS_COMPRESSION")
+        self.allow_compression = allow_compression
+
+    def __call__(self, environ, start_response):
+        if not self.allow_compression:
+            environ.pop(EXTENSIONS_KEY, None)
+        return self.app(environ, start_response)
