@@ -71,12 +71,8 @@ def session_key_from_environ(environ):
     return morsel.value if morsel else None
 
 
-def user_from_environ(environ):
-    return user_and_session_from_environ(environ)[0]
-
-
 def user_and_session_from_environ(environ):
-    """The logged-in user of the session cookie, by Django's own rules.
+    """The logged-in user of the session cookie and the session key, by Django's rules.
 
     ``django.contrib.auth.get_user`` checks the session's auth hash (a password
     change logs other sessions out) and the backend's ``get_user`` refuses

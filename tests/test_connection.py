@@ -10,7 +10,7 @@ from chat.connection import (
     admit,
     origin_allowed,
     parse_auth,
-    user_from_environ,
+    user_and_session_from_environ,
 )
 
 PASSWORD = "correct horse battery"
@@ -66,13 +66,14 @@ def test_parse_auth_refuses_malformed_payloads(auth):
 
 
 def test_session_cookie_resolves_the_user(alice):
-    assert user_from_environ(environ(session_cookie_of(alice))) == alice
+    cookie = session_cookie_of(alice)
+    assert user_and_session_from_environ(environ(cookie)) == (alice, cookie.split("=", 1)[1])
 
 
 @pytest.mark.parametrize("cookie", ["", "sessionid=", "sessionid=forged", "other=1", '"bad'])
 def test_anonymous_or_forged_sessions_are_refused(db, cookie):
     with pytest.raises(ConnectionRefused, match="not logged in"):
-        user_from_environ(environ(cookie))
+        user_and_session_from_environ(environ(cookie))
 
 
 def test_inactive_user_is_refused(alice):
@@ -80,7 +81,7 @@ def test_inactive_user_is_refused(alice):
     alice.is_active = False
     alice.save()
     with pytest.raises(ConnectionRefused):
-        user_from_environ(environ(cookie))
+        user_and_session_from_environ(environ(cookie))
 
 
 def test_password_change_invalidates_the_session(alice):
@@ -88,7 +89,7 @@ def test_password_change_invalidates_the_session(alice):
     alice.set_password("a brand new password")
     alice.save()
     with pytest.raises(ConnectionRefused):
-        user_from_environ(environ(cookie))
+        user_and_session_from_environ(environ(cookie))
 
 
 def test_admit_unknown_room_is_refused(alice):
