@@ -228,6 +228,7 @@ def register_handlers(sio, presence, locks, registry):
             announce_join(sid, member, change.changed)
         except RedisError:
             # The connection is refused: it must not stay in the user list.
+            registry.remove(sid)
             with contextlib.suppress(RedisError):
                 presence.leave(sid)
             raise
