@@ -314,15 +314,21 @@ def register_handlers(sio, presence, locks, registry):
 
 
 def end_connections(sio, sids, reason):
-    """Tell each connection why, then close it (Socket.IO and the WebSocket)."""
+    """Tell each connection why, then end its Socket.IO session.
+
+    The client closes the WebSocket itself on the DISCONNECT packet (the page's
+    shim and python-socketio's client do). The WebSocket is not closed from
+    here: closing a socket from another green thread than its reader left a
+    stale reader in eventlet's hub, and the next connection to get that file
+    descriptor (a PostgreSQL one, under psycopg2's wait callback) failed with
+    "Second simultaneous read". A client that ignores the DISCONNECT keeps a
+    bare Engine.IO session that can do nothing: no room, no events.
+    """
     for sid in sids:
         logger.info("closing %s: %s", sid, reason)
         # Straight to the local socket: through Redis it could arrive after the close.
         sio.emit("session_ended", {"reason": reason}, to=sid, ignore_queue=True)
-        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
         sio.disconnect(sid)
-        if eio_sid is not None:
-            sio.eio.disconnect(eio_sid)
 
 
 def watch_sessions(sio, registry):
