@@ -115,6 +115,11 @@ class Server:
             "SECRET_KEY": SECRET_KEY,
             "DEBUG": "0",
             "WORKER_CONNECTIONS": WORKER_CONNECTIONS,
+            # One generator on one address opens thousands of sockets and one
+            # sender floods a room: flood control off (disabled, a limit costs
+            # one attribute check), as a deployment behind a trusted proxy might.
+            "CONNECT_RATE_BURST": "0",
+            "MESSAGE_RATE_BURST": "0",
             "BENCH_SESSIONS": str(sessions),
             "BENCH_ROOMS": str(nrooms),
             **env_extra,
