@@ -69,6 +69,10 @@ sqlite_keeper = keep_sqlite_open()
 # No permessage-deflate unless WS_COMPRESSION=1 (memory per connection, see the module).
 app = WebSocketCompressionMiddleware(socketio.WSGIApp(sio, django_app))
 
+from d09.gc_tuning import tune_gc  # noqa: E402
+
+tune_gc()
+
 
 def main():
     host = os.environ.get("HOST", "127.0.0.1")

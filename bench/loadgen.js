@@ -61,6 +61,7 @@ function newPhaseStats(p, index) {
     seqStart: rooms.map(() => 0),
     seqEnd: rooms.map(() => 0),
     lat: [],
+    msgLast: new Map(), // "room:seq" -> latency of its last delivery so far
     deliveries: 0,
     dup: 0,
     ooo: 0,
@@ -106,7 +107,10 @@ function onChatMessage(client, buf) {
   if (s < client.lastSeq) phase.ooo++;
   else client.lastSeq = s;
   phase.deliveries++;
-  phase.lat.push(now - sendTimes[r][s]);
+  const latency = now - sendTimes[r][s];
+  phase.lat.push(latency);
+  const key = r * maxSeq + s;
+  if (!(phase.msgLast.get(key) >= latency)) phase.msgLast.set(key, latency);
   phase.lastDelivery = now;
 }
 
@@ -345,6 +349,9 @@ async function runPhase(p, index) {
     out_of_order: st.ooo,
     stray: st.stray,
     latency_ms: lat,
+    // When each message reached its last recipient: a p99 far above this p50 means a
+    // few messages were stalled as a whole (a pause), not a long tail in every fan-out.
+    last_delivery_ms: summary(Array.from(st.msgLast.values())),
     acks_ok: acks,
     ack_fail: st.ackFail,
     ack_latency_ms: summary(st.ackLat),
