@@ -52,6 +52,7 @@ django_app = get_wsgi_application()
 from chat.realtime import create_server, start_presence_upkeep  # noqa: E402  (needs Django)
 from chat.shared import shared_state_from_env  # noqa: E402
 from chat.sqlite_keeper import keep_sqlite_open  # noqa: E402
+from d09.gc_tuning import tune_gc  # noqa: E402
 from d09.websocket_middleware import WebSocketCompressionMiddleware  # noqa: E402
 
 shared = shared_state_from_env()
@@ -68,9 +69,8 @@ start_presence_upkeep(sio, shared)
 sqlite_keeper = keep_sqlite_open()
 # No permessage-deflate unless WS_COMPRESSION=1 (memory per connection, see the module).
 app = WebSocketCompressionMiddleware(socketio.WSGIApp(sio, django_app))
-
-from d09.gc_tuning import tune_gc  # noqa: E402
-
+# Last, once everything is loaded: freeze the start-up objects and make garbage
+# collections rare (their pauses stop every connection; see the module).
 tune_gc()
 
 
