@@ -49,9 +49,9 @@ GREEN_PSYCOPG2 = make_psycopg2_green(ASYNC_MODE)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "d09.settings")
 django_app = get_wsgi_application()
 
+from chat.event_db import event_connections  # noqa: E402
 from chat.realtime import create_server, start_presence_upkeep  # noqa: E402  (needs Django)
 from chat.shared import shared_state_from_env  # noqa: E402
-from chat.sqlite_keeper import keep_sqlite_open  # noqa: E402
 from d09.gc_tuning import tune_gc  # noqa: E402
 from d09.websocket_middleware import WebSocketCompressionMiddleware  # noqa: E402
 
@@ -65,8 +65,8 @@ logging.getLogger(__name__).info(
 sio = create_server(async_mode=ASYNC_MODE, shared=shared)
 # Runs in each worker: gunicorn loads the app after forking (no --preload).
 start_presence_upkeep(sio, shared)
-# SQLite: no WAL checkpoint + fsync inside each message handler (see the module).
-sqlite_keeper = keep_sqlite_open()
+# SQLite: handlers borrow open connections; one stays open (chat/event_db.py).
+event_connections.keep_one_open()
 # No permessage-deflate unless WS_COMPRESSION=1 (memory per connection, see the module).
 app = WebSocketCompressionMiddleware(socketio.WSGIApp(sio, django_app))
 # Last, once everything is loaded: freeze the start-up objects and make garbage

@@ -3,8 +3,8 @@
     DATABASE_URL=sqlite:////abs/copy.sqlite3 SECRET_KEY=... .venv/bin/python bench/db_stall.py
 
 Times, call by call, what the ``message`` handler does around the database
-(``releases_db_connections``: close_old_connections, store_message, close_all)
-and what a joiner costs (chat.connection.admit + chat.messages.history), with
+(``chat.event_db.with_event_db_connection`` around store_message) and what a
+joiner costs (chat.connection.admit + chat.messages.history), with
 the query count of each. Under eventlet every one of these calls blocks the
 whole process, so its wall time is the event loop's stall. Prints one JSON object.
 """
@@ -32,8 +32,12 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from chat import messages  # noqa: E402
 from chat.connection import admit  # noqa: E402
-from chat.realtime import releases_db_connections  # noqa: E402
-from chat.sqlite_keeper import keep_sqlite_open  # noqa: E402
+from chat.event_db import (  # noqa: E402
+    ConnectionLender,
+    event_connections,
+    with_event_db_connection,
+)
+from d09.gc_tuning import tune_gc  # noqa: E402
 
 
 def summary(values):
@@ -61,20 +65,28 @@ def main(count=2000):
     environ = {"HTTP_COOKIE": sessions[0]["cookie"]}
     member, _ = admit(environ, {"room": "bench-0"})
     connections.close_all()
+    tune_gc()  # as sio_server.py does: no collector pauses inside the timings
 
-    # 1. The message handler's database work, exactly as chat/realtime.py wraps it.
-    store = releases_db_connections(lambda: messages.store_message(member, "db stall probe"))
-    handler = summary(timed(store, count))
+    # 1. For comparison, a connection opened and closed per event (what
+    #    chat.event_db does for PostgreSQL, and did for SQLite before): first
+    #    alone (each close is the last one and checkpoints the WAL), then with
+    #    another connection held open.
+    def per_event():
+        close_old_connections()
+        try:
+            messages.store_message(member, "db stall probe")
+        finally:
+            connections.close_all()
 
-    # 1b. The same with chat.sqlite_keeper on, as sio_server.py starts it.
-    keeper = keep_sqlite_open()
-    kept = summary(timed(store, count))
+    per_event_last = summary(timed(per_event, count))
+    ConnectionLender().keep_one_open()  # its idle connection stays open
+    per_event_other_open = summary(timed(per_event, count))
 
-    # 2. The same statements on a connection that stays open (what a persistent
-    #    connection would cost): the difference is connect + PRAGMAs + close.
-    close_old_connections()
-    persistent = summary(timed(lambda: messages.store_message(member, "probe"), count))
-    connections.close_all()
+    # 2. The message handler's database work as chat/realtime.py wraps it and
+    #    sio_server.py starts it: a borrowed connection, one kept open.
+    event_connections.keep_one_open()
+    store = with_event_db_connection(lambda: messages.store_message(member, "db stall probe"))
+    lent = summary(timed(store, count))
 
     # 3. A joiner: admit (session, user, room) + history; queries counted.
     with CaptureQueriesContext(connection) as joined:
@@ -82,19 +94,19 @@ def main(count=2000):
         before_history = len(joined.captured_queries)
         messages.history(member.room_id, member.room_slug)
         messages.history(member.room_id, member.room_slug, after=1)
-    join = releases_db_connections(
+    queries_history = (len(joined.captured_queries) - before_history) / 2
+    join = with_event_db_connection(
         lambda: (admit(environ, {"room": "bench-0"}), messages.history(1, "bench-0"))
     )
     print(
         json.dumps(
             {
-                "store_message_in_handler": handler,
-                "store_message_in_handler_with_keeper": kept,
-                "keeper": keeper is not None,
-                "store_message_persistent_connection": persistent,
+                "store_message_in_handler": lent,
+                "store_message_connection_per_event": per_event_other_open,
+                "store_message_connection_per_event_last_close": per_event_last,
                 "join_admit_and_history": summary(timed(join, count // 4)),
                 "queries_admit": before_history,
-                "queries_history": (len(joined.captured_queries) - before_history) / 2,
+                "queries_history": queries_history,
             }
         )
     )

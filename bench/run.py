@@ -464,8 +464,8 @@ def db_table(stall):
     ]
     for key in (
         "store_message_in_handler",
-        "store_message_in_handler_with_keeper",
-        "store_message_persistent_connection",
+        "store_message_connection_per_event",
+        "store_message_connection_per_event_last_close",
         "join_admit_and_history",
     ):
         v = stall[key]

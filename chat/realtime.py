@@ -10,18 +10,18 @@ Django session is over.
 """
 
 import contextlib
-import functools
 import logging
 
 import socketio
 from django.contrib.auth import get_user_model, user_logged_out
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError
 from django.db.models.signals import post_delete, post_save
 from redis.exceptions import RedisError
 from socketio import packet
 
 from chat import messages
 from chat.connection import ConnectionRefused, admit, origin_allowed
+from chat.event_db import with_event_db_connection
 from chat.limits import RateLimiter, wait_text
 from chat.sessions import ACCOUNT_GONE, ConnectionRegistry, ended_sessions
 from chat.shared import shared_state
@@ -31,25 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Event names the client may not send: they belong to the protocol itself.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
-
-
-def releases_db_connections(handler):
-    """Close this green thread's DB connections when the handler is done.
-
-    Under eventlet every handler runs in its own green thread and Django keeps
-    one connection per thread, so without this their number would grow with the
-    number of events.
-    """
-
-    @functools.wraps(handler)
-    def wrapper(*args, **kwargs):
-        close_old_connections()
-        try:
-            return handler(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    return wrapper
 
 
 class ChatServer(socketio.Server):
@@ -181,7 +162,7 @@ def start_presence_upkeep(sio, shared):
     return sio.start_background_task(upkeep)
 
 
-@releases_db_connections
+@with_event_db_connection
 def resync_after_reconnect(sio, manager):
     """Deliver, to this process's clients, the messages that Redis pub/sub dropped
     while the subscription was down; pages skip ids they already show and keep
@@ -244,7 +225,7 @@ def register_handlers(sio, presence, locks, registry):
             sio.emit("users", presence.users(member.room_slug), to=sid, ignore_queue=True)
 
     @sio.event
-    @releases_db_connections
+    @with_event_db_connection
     def connect(sid, environ, auth=None):
         try:
             wait = connect_limit.take(environ.get("REMOTE_ADDR", ""))
@@ -280,7 +261,7 @@ def register_handlers(sio, presence, locks, registry):
                 sio.emit("users", presence.users(change.room), to=change.room, skip_sid=sid)
 
     @sio.event
-    @releases_db_connections
+    @with_event_db_connection
     def message(sid, *args):
         member = sio.get_session(sid)["member"]
         try:
@@ -365,7 +346,7 @@ def watch_sessions(sio, registry):
         sio.start_background_task(recheck_forever, sio, registry, interval)
 
 
-@releases_db_connections
+@with_event_db_connection
 def recheck_sessions(sio, registry):
     sessions = registry.sessions()
     if not sessions:
