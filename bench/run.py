@@ -388,6 +388,8 @@ def run_generator(config, server, profile=None, redis=None):
             if redis:
                 figures["redis_cpu_at_connected"] = cpu_seconds(redis.process.pid)
             figures["t_connected"] = time.monotonic()
+            if len(server.pids) > 1:  # all joined; a few ms of /proc reading
+                figures["conns_per_worker"] = server.connections_per_worker()
             for i, pid in enumerate(server.pids if profile else []):
                 out = (
                     profile
@@ -407,8 +409,6 @@ def run_generator(config, server, profile=None, redis=None):
         if event["event"] == "ready":
             time.sleep(2)  # let the allocator settle after the join storm
             figures["rss_idle_kb"] = server.rss_kb()
-            if len(server.pids) > 1:
-                figures["conns_per_worker"] = server.connections_per_worker()
             proc.stdin.write("release\n")
             proc.stdin.flush()
         if event["event"] in ("phase", "done") and "t_connected" in figures:
