@@ -746,6 +746,9 @@ def main():
                 continue
             if peer == TWO_WORKERS and name not in TWO_WORKER_SCENARIOS:
                 continue
+            if peer == TWO_WORKERS and not shutil.which("redis-server"):
+                print(f"skip {peer}: no redis-server (scripts/ensure-system-deps installs it)")
+                continue
             if peer == "channels" and not (CHANNELS_BIN / "daphne").exists():
                 print("skip channels: bench/.venv-channels missing (make bench installs it)")
                 continue
