@@ -16,7 +16,7 @@ help:
 	@echo "make setup  virtualenv, .env, migrations, static files, demo users (run does it)"
 	@echo "make test-postgres-redis  the browser tests again, on PostgreSQL + Redis"
 	@echo "make format reformat the code with ruff"
-	@echo "make bench  the performance benchmark (bench/README.md; ~15 min, not part of test)"
+	@echo "make bench  the performance benchmark (bench/README.md; ~20 min, not part of test)"
 
 $(VENV)/.runtime: requirement.txt
 	@scripts/ensure-venv "$(PYTHON)" "$(VENV)"

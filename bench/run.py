@@ -5,6 +5,8 @@
 
 Each server is pinned to core 0 and the Node.js load generator (bench/loadgen.js)
 to core 1 with taskset, and every server gets a fresh process per scenario. The
+two-worker peer (ours-2w-redis: gunicorn -w 2 with REDIS_URL and its own
+redis-server) is pinned to cores 0,1 and so shares core 1 with the generator. The
 results go to bench/results/latest.json (and a copy named after the run's
 label) and a table to bench/results/latest.md; README.md shows the latest one.
 """
@@ -32,6 +34,13 @@ RESULTS = BENCH / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
 CHANNELS_BIN = BENCH / ".venv-channels" / "bin"
 SERVER_CORE, GENERATOR_CORE = "0", "1"
+# Our server with two gunicorn workers sharing one chat through Redis. Only two
+# cores exist: its master (and so both workers) may use both, and so shares core 1
+# with the generator and with redis-server: its figures are a lower bound.
+TWO_WORKERS = "ours-2w-redis"
+TWO_WORKER_CORES = "0,1"
+TWO_WORKER_SCENARIOS = {"rooms", "saturation"}
+OURS = ("ours", "ours-compress", TWO_WORKERS)  # gunicorn -k eventlet sio_server:app
 SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
 WORKER_CONNECTIONS = "11000"
 
@@ -47,7 +56,12 @@ SCENARIOS = {
     "saturation": dict(
         rooms=1,
         members=1000,
-        phases=[dict(rate=r, seconds=5) for r in (5, 10, 15, 20, 25, 30, 40, 50, 60, 80)],
+        # One worker reaches ~58k deliveries/s at 60 msg/s: the higher steps are for
+        # the two-worker peer (a run stops at the first step whose p99 > 250 ms).
+        phases=[
+            dict(rate=r, seconds=5)
+            for r in (5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200)
+        ],
         stop_p99_ms=250,
     ),
 }
@@ -93,6 +107,28 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def established_socket_inodes(port):
+    """Inodes of the ESTABLISHED TCP sockets whose local port is ``port``."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    return inodes
+
+
+def socket_inodes(pid):
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[len("socket:[") : -1])
+    return inodes
+
+
 def git_commit():
     with contextlib.suppress(Exception):
         return subprocess.check_output(
@@ -101,11 +137,80 @@ def git_commit():
     return "?"
 
 
+class RedisServer:
+    """A throwaway redis-server (no persistence), a fresh one per scenario of the
+    two-worker peer; not pinned (both cores are shared anyway)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_path = WORK / "redis.log"
+
+    def start(self):
+        binary = shutil.which("redis-server")
+        if not binary:
+            raise RuntimeError("redis-server is missing (scripts/ensure-system-deps installs it)")
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            [
+                *(binary, "--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--save", "", "--appendonly", "no", "--dir", str(WORK)),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while self.process.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if self.command("PING").startswith("+PONG"):
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"redis-server did not start: see {self.log_path}")
+
+    def command(self, line):
+        """One inline command; the raw reply (enough for PING and INFO)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+            sock.sendall(line.encode() + b"\r\n")
+            reply = b""
+            while True:
+                chunk = sock.recv(65536)
+                reply += chunk
+                if not chunk or reply.startswith(b"+") or reply.startswith(b"-"):
+                    break
+                if reply.startswith(b"$"):
+                    size, _, body = reply.partition(b"\r\n")
+                    if len(body) >= int(size[1:]):
+                        break
+            return reply.decode(errors="replace")
+
+    def info(self):
+        """A few INFO fields, read at the end of a run."""
+        keys = ("total_commands_processed", "rejected_connections", "used_memory_peak_human")
+        fields = dict(
+            line.split(":", 1) for line in self.command("INFO").splitlines() if ":" in line
+        )
+        return {k: fields[k].strip() for k in keys if k in fields}
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
 class Server:
-    """One peer's server process, pinned to SERVER_CORE."""
+    """One peer's server process, pinned to SERVER_CORE (the two-worker peer to
+    TWO_WORKER_CORES). ``pids`` are its worker processes; figures sum over them."""
 
     def __init__(self, peer, env_extra, db_url, sessions, nrooms):
         self.peer = peer
+        self.workers = 2 if peer == TWO_WORKERS else 1
+        self.cores = TWO_WORKER_CORES if peer == TWO_WORKERS else SERVER_CORE
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
@@ -128,8 +233,12 @@ class Server:
 
     def command(self):
         bind = f"127.0.0.1:{self.port}"
-        if self.peer in ("ours", "ours-compress"):
-            return ROOT, [str(VENV_BIN / "gunicorn"), "-k", "eventlet", "-w", "1", "-b", bind]
+        if self.peer in OURS:
+            # As users run it; with -w 2 gunicorn.conf.py requires REDIS_URL (run_one).
+            return ROOT, [
+                *(str(VENV_BIN / "gunicorn"), "-k", "eventlet"),
+                *("-w", str(self.workers), "-b", bind),
+            ]
         if self.peer == "bare":
             return BENCH / "peers", [
                 str(VENV_BIN / "gunicorn"),
@@ -147,11 +256,19 @@ class Server:
 
     def start(self):
         cwd, cmd = self.command()
-        if self.peer in ("ours", "ours-compress"):
+        if self.peer in OURS:
             cmd.append("sio_server:app")
+        try:
+            self._start(cwd, cmd)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, cwd, cmd):
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, *cmd],
+            ["taskset", "-c", self.cores, *cmd],
             cwd=cwd,
             env=self.env,
             stdout=self.log,
@@ -171,30 +288,66 @@ class Server:
                 time.sleep(0.2)
         else:
             raise RuntimeError(f"{self.peer} did not answer: see {self.log_path}")
-        self.pid = self.worker_pid()
+        self.pids = self.worker_pids()
+        self.pid = self.pids[0]
+        if self.workers > 1:
+            self.wait_for_log("shared through Redis", self.workers)
         time.sleep(0.5)
-        self.rss_base = rss_kb(self.pid)
+        self.rss_base = self.rss_kb()
 
-    def worker_pid(self):
+    def worker_pids(self):
         pid = self.process.pid
         if self.peer == "channels":
-            return pid
+            return [pid]
         for _ in range(100):
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            if children:
-                return int(children[0])
+            if len(children) >= self.workers:
+                return sorted(int(c) for c in children)
             time.sleep(0.1)
-        raise RuntimeError("no gunicorn worker")
+        raise RuntimeError(f"not {self.workers} gunicorn worker(s)")
+
+    def new_log(self):
+        with open(self.log_path, "rb") as log:
+            log.seek(self.log_offset)
+            return log.read().decode(errors="replace")
+
+    def wait_for_log(self, text, count, seconds=60):
+        """Until every worker has loaded the app (each logs its shared state)."""
+        deadline = time.monotonic() + seconds
+        while self.new_log().count(text) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.peer}: not {count} x {text!r} in {self.log_path}")
+            time.sleep(0.2)
+
+    def log_errors(self):
+        """Lines of this run's server log that report an error."""
+        return [
+            line
+            for line in self.new_log().splitlines()
+            if " ERROR " in line or "[ERROR]" in line or line.startswith("Traceback")
+        ]
+
+    def rss_kb(self):
+        return sum(rss_kb(pid) for pid in self.pids)
+
+    def cpu_seconds(self):
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def connections_per_worker(self):
+        """ESTABLISHED client sockets held by each worker (how accept() split them)."""
+        established = established_socket_inodes(self.port)
+        return [len(socket_inodes(pid) & established) for pid in self.pids]
 
     def stop(self):
-        if self.process.poll() is None:
+        if getattr(self, "process", None) and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
+        if getattr(self, "log", None):
+            self.log.close()
 
 
 def real_login_cookie(url):
@@ -215,8 +368,9 @@ def real_login_cookie(url):
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
-def run_generator(config, server, profile=None):
-    """Run loadgen.js on GENERATOR_CORE; returns its parsed events and server figures."""
+def run_generator(config, server, profile=None, redis=None):
+    """Run loadgen.js on GENERATOR_CORE; returns its parsed events and server figures
+    (RSS and CPU summed over the server's workers; CPU as a fraction of one core)."""
     proc = subprocess.Popen(
         ["taskset", "-c", GENERATOR_CORE, "node", str(BENCH / "loadgen.js"), json.dumps(config)],
         stdin=subprocess.PIPE,
@@ -224,37 +378,52 @@ def run_generator(config, server, profile=None):
         text=True,
         preexec_fn=raise_nofile,
     )
-    events, figures, spy = [], {}, None
+    events, figures, spies = [], {}, []
     for line in proc.stdout:
         event = json.loads(line)
         events.append(event)
         if event["event"] == "connected":
-            figures["rss_connected_kb"] = rss_kb(server.pid)
-            figures["cpu_at_connected"] = cpu_seconds(server.pid)
+            figures["rss_connected_kb"] = server.rss_kb()
+            figures["cpu_at_connected"] = server.cpu_seconds()
+            if redis:
+                figures["redis_cpu_at_connected"] = cpu_seconds(redis.process.pid)
             figures["t_connected"] = time.monotonic()
-            if profile:
-                spy = subprocess.Popen(
-                    [
-                        *(str(CHANNELS_BIN / "py-spy"), "record", "-p", str(server.pid)),
-                        *("--nonblocking", "-r", "200", "-f", "speedscope", "-o", profile),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+            if len(server.pids) > 1:  # all joined; a few ms of /proc reading
+                figures["conns_per_worker"] = server.connections_per_worker()
+            for i, pid in enumerate(server.pids if profile else []):
+                out = (
+                    profile
+                    if len(server.pids) == 1
+                    else profile.replace(".speedscope", f"-w{i}.speedscope")
+                )
+                spies.append(
+                    subprocess.Popen(
+                        [
+                            *(str(CHANNELS_BIN / "py-spy"), "record", "-p", str(pid)),
+                            *("--nonblocking", "-r", "200", "-f", "speedscope", "-o", out),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
                 )
         if event["event"] == "ready":
             time.sleep(2)  # let the allocator settle after the join storm
-            figures["rss_idle_kb"] = rss_kb(server.pid)
+            figures["rss_idle_kb"] = server.rss_kb()
             proc.stdin.write("release\n")
             proc.stdin.flush()
         if event["event"] in ("phase", "done") and "t_connected" in figures:
+            elapsed = time.monotonic() - figures["t_connected"]
             figures["server_cpu_fraction"] = round(
-                (cpu_seconds(server.pid) - figures["cpu_at_connected"])
-                / (time.monotonic() - figures["t_connected"]),
-                3,
+                (server.cpu_seconds() - figures["cpu_at_connected"]) / elapsed, 3
             )
-            figures["rss_end_kb"] = rss_kb(server.pid)
+            if redis:
+                figures["redis_cpu_fraction"] = round(
+                    (cpu_seconds(redis.process.pid) - figures["redis_cpu_at_connected"]) / elapsed,
+                    3,
+                )
+            figures["rss_end_kb"] = server.rss_kb()
     proc.wait(timeout=60)
-    if spy:
+    for spy in spies:
         spy.send_signal(2)
         spy.wait(timeout=60)
     return events, figures
@@ -268,7 +437,18 @@ def scenario_config(name, quick):
 
 
 def run_one(peer, name, spec, sessions, db_url, args):
+    redis = RedisServer().start() if peer == TWO_WORKERS else None
+    try:
+        return run_server(peer, name, spec, sessions, db_url, args, redis)
+    finally:
+        if redis:
+            redis.stop()
+
+
+def run_server(peer, name, spec, sessions, db_url, args, redis=None):
     env = {"WS_COMPRESSION": "1"} if peer == "ours-compress" else {}
+    if redis:
+        env["REDIS_URL"] = redis.url
     server = Server(peer, env, db_url, sessions, args.room_count)
     server.start()
     try:
@@ -294,10 +474,12 @@ def run_one(peer, name, spec, sessions, db_url, args):
             (RESULTS / "profiles").mkdir(parents=True, exist_ok=True)
             profile = str(RESULTS / "profiles" / f"{peer}-{name}.speedscope.json")
         started = time.monotonic()
-        events, figures = run_generator(config, server, profile)
+        events, figures = run_generator(config, server, profile, redis)
         seconds = round(time.monotonic() - started, 1)
+        redis_info = redis.info() if redis else None
     finally:
         server.stop()
+    log_errors = server.log_errors()
     connected = next((e for e in events if e["event"] == "connected"), {})
     phases = [e for e in events if e["event"] == "phase"]
     errors = [e for e in events if e["event"] == "error"]
@@ -310,8 +492,12 @@ def run_one(peer, name, spec, sessions, db_url, args):
         "connected": connected,
         "phases": phases,
         "errors": errors,
-        "server": {"rss_base_kb": server.rss_base, **figures},
+        "server": {"rss_base_kb": server.rss_base, "workers": len(server.pids), **figures},
+        "server_log_errors": len(log_errors),
+        "server_log_error_sample": log_errors[:5],
     }
+    if redis_info is not None:
+        result["redis"] = redis_info
     if "rss_idle_kb" in figures and n:
         grown = figures["rss_idle_kb"] - server.rss_base
         result["server"]["rss_per_conn_kb"] = round(grown / n, 1)
@@ -342,6 +528,12 @@ def headline(r):
             f"gen-cpu {p['gen_cpu']}"
         )
     parts.append(f"server-cpu {s.get('server_cpu_fraction')}")
+    if "conns_per_worker" in s:
+        parts.append(f"conns/worker {'/'.join(map(str, s['conns_per_worker']))}")
+    if "redis_cpu_fraction" in s:
+        parts.append(f"redis-cpu {s['redis_cpu_fraction']} {r.get('redis', {})}")
+    if r.get("server_log_errors"):
+        parts.append(f"{r['server_log_errors']} error lines in server-{r['peer']}.log")
     return " | ".join(parts)
 
 
@@ -373,6 +565,27 @@ def detail(r):
     )
 
 
+def two_worker_note(r, ours):
+    """The two-worker peer against one worker (ours) in the same run, and how the
+    connections split between its workers."""
+    note = ""
+    value, unit, _better = metric(r)
+    ours_value = metric(ours)[0] if ours else None
+    if value and ours_value:
+        note += f", **{unit.split()[0]} {value / ours_value:.2f}x ours**"
+        if r["scenario"] == "saturation":
+            mine = r["saturation"]["max_deliveries_per_s"]
+            theirs = ours["saturation"]["max_deliveries_per_s"]
+            note += f" (max {mine / theirs:.2f}x)" if theirs else ""
+    split = r["server"].get("conns_per_worker")
+    if split:
+        note += f", conns per worker {'/'.join(map(str, split))}"
+    cpu = r["server"].get("server_cpu_fraction")
+    if cpu is not None:
+        note += f", workers' cpu {cpu} cores, redis {r['server'].get('redis_cpu_fraction')}"
+    return note
+
+
 def table(results):
     lines = [
         "| scenario | peer | figure | details | vs bare | vs channels |",
@@ -381,6 +594,9 @@ def table(results):
     by = {(r["scenario"], r["peer"]): r for r in results}
     for r in results:
         value, unit, _better = metric(r)
+        details = detail(r)
+        if r["peer"] == TWO_WORKERS:
+            details += two_worker_note(r, by.get((r["scenario"], "ours")))
         ratios = []
         for other in ("bare", "channels"):
             o = by.get((r["scenario"], other))
@@ -390,7 +606,7 @@ def table(results):
             else:
                 ratios.append(f"{value / ov:.2f}x")
         lines.append(
-            f"| {r['scenario']} | {r['peer']} | {value} {unit} | {detail(r)} | "
+            f"| {r['scenario']} | {r['peer']} | {value} {unit} | {details} | "
             f"{ratios[0]} | {ratios[1]} |"
         )
     return "\n".join(lines)
@@ -490,8 +706,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--peers",
-        default="ours,ours-compress,bare,channels",
-        help="ours-compress = our server with WS_COMPRESSION=1 (deflate scenarios only)",
+        default=f"ours,ours-compress,{TWO_WORKERS},bare,channels",
+        help=(
+            "ours-compress = our server with WS_COMPRESSION=1 (deflate scenarios only); "
+            f"{TWO_WORKERS} = two workers + Redis on cores {TWO_WORKER_CORES} "
+            f"({', '.join(sorted(TWO_WORKER_SCENARIOS))} only)"
+        ),
     )
     parser.add_argument("--scenarios", default=DEFAULT_SCENARIOS)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -524,6 +744,11 @@ def main():
                 continue  # WS_COMPRESSION=1 only matters when the client offers deflate
             if peer == "channels" and name in CHANNELS_SKIPS:
                 continue
+            if peer == TWO_WORKERS and name not in TWO_WORKER_SCENARIOS:
+                continue
+            if peer == TWO_WORKERS and not shutil.which("redis-server"):
+                print(f"skip {peer}: no redis-server (scripts/ensure-system-deps installs it)")
+                continue
             if peer == "channels" and not (CHANNELS_BIN / "daphne").exists():
                 print("skip channels: bench/.venv-channels missing (make bench installs it)")
                 continue
@@ -541,7 +766,10 @@ def main():
         "command": " ".join(["bench/run.py", *sys.argv[1:]]),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
         "node": subprocess.check_output(["node", "--version"], text=True).strip(),
-        "pinning": f"server core {SERVER_CORE}, generator core {GENERATOR_CORE}",
+        "pinning": (
+            f"server core {SERVER_CORE} ({TWO_WORKERS}: cores {TWO_WORKER_CORES}, "
+            f"redis-server unpinned), generator core {GENERATOR_CORE}"
+        ),
         "login_check": login_check,
         "quick": args.quick,
     }
