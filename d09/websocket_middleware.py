@@ -29,3 +29,40 @@ class WebSocketCompressionMiddleware:
         if not self.allow_compression:
             environ.pop(EXTENSIONS_KEY, None)
         return self.app(environ, start_response)
+
+
+class SocketInput:
+    """The object eventlet's WebSocket code reads the socket from
+    (``environ["eventlet.input"].get_socket()``)."""
+
+    __slots__ = ("socket",)
+
+    def __init__(self, socket):
+        self.socket = socket
+
+    def get_socket(self):
+        return self.socket
+
+
+class GunicornSocketMiddleware:
+    """Hand eventlet the gunicorn socket without a new class per request.
+
+    Under gunicorn, python-engineio's WSGIApp wraps ``environ["gunicorn.socket"]``
+    for eventlet in a class it defines inside ``__call__``: a new type object per
+    request. Each WebSocket keeps its type alive (about 3 KB: the type, its
+    dict, descriptors, weak references) and every page request leaves one
+    behind for the cyclic garbage collector. This middleware sets
+    ``eventlet.input`` itself, from one class, and takes ``gunicorn.socket`` out
+    of the environ so that engineio does not build its own. Eventlet mode only:
+    the other modes read the socket in other ways.
+    """
+
+    def __init__(self, app, async_mode="eventlet"):
+        self.app = app
+        self.active = async_mode == "eventlet"
+
+    def __call__(self, environ, start_response):
+        if self.active and "gunicorn.socket" in environ:
+            socket = environ.pop("gunicorn.socket")
+            environ.setdefault("eventlet.input", SocketInput(socket))
+        return self.app(environ, start_response)

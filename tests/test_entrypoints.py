@@ -6,6 +6,7 @@ import requests
 
 from tests.support.server import login
 from tests.support.sio import connected
+from tests.test_settings import run
 
 pytestmark = pytest.mark.server
 
@@ -37,3 +38,11 @@ def test_gunicorn_eventlet_worker_serves_pages_and_socketio(server):
 
 def test_python_sio_server_serves_pages_and_socketio(direct_server):
     serves_pages_and_chat(direct_server.url)
+
+
+def test_worker_log_records_do_not_name_green_threads():
+    # Naming the current thread under eventlet keeps a green Thread object per
+    # connection that logs; sio_server.py turns thread names off.
+    result = run("import logging, sio_server; print(logging.logThreads)", {"DEBUG": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

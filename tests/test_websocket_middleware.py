@@ -1,8 +1,15 @@
-"""d09.websocket_middleware: permessage-deflate is off unless WS_COMPRESSION=1."""
+"""d09.websocket_middleware: permessage-deflate is off unless WS_COMPRESSION=1, and
+eventlet gets gunicorn's socket without a class defined per request."""
 
+import engineio
 import pytest
 
-from d09.websocket_middleware import EXTENSIONS_KEY, WebSocketCompressionMiddleware
+from d09.websocket_middleware import (
+    EXTENSIONS_KEY,
+    GunicornSocketMiddleware,
+    SocketInput,
+    WebSocketCompressionMiddleware,
+)
 
 OFFER = "permessage-deflate; client_max_window_bits"
 
@@ -55,3 +62,37 @@ def test_requests_without_an_offer_pass_through(monkeypatch):
     monkeypatch.delenv("WS_COMPRESSION", raising=False)
     middleware = WebSocketCompressionMiddleware(lambda environ, start: [environ["PATH_INFO"]])
     assert middleware({"PATH_INFO": "/account"}, None) == ["/account"]
+
+
+class EngineIORecorder:
+    """Stands in for the Engine.IO server behind engineio's real WSGIApp."""
+
+    def __init__(self):
+        self.environs = []
+
+    def handle_request(self, environ, start_response):
+        self.environs.append(environ)
+        return [b"ok"]
+
+
+def through_engineio(async_mode):
+    recorder = EngineIORecorder()
+    app = GunicornSocketMiddleware(
+        engineio.WSGIApp(recorder, engineio_path="socket.io"), async_mode=async_mode
+    )
+    sockets = [object(), object()]
+    for socket in sockets:
+        app({**handshake_environ(), "gunicorn.socket": socket}, lambda *a: None)
+    return recorder.environs, sockets
+
+
+def test_eventlet_gets_the_gunicorn_socket_without_a_class_per_request():
+    environs, sockets = through_engineio("eventlet")
+    assert [environ["eventlet.input"].get_socket() for environ in environs] == sockets
+    # engineio would have defined a new class for each request.
+    assert {type(environ["eventlet.input"]) for environ in environs} == {SocketInput}
+
+
+def test_other_async_modes_keep_the_gunicorn_socket():
+    environs, sockets = through_engineio("gevent")
+    assert [environ["gunicorn.socket"] for environ in environs] == sockets
