@@ -1,57 +1,66 @@
-"""Database connections for the Socket.IO event handlers.
+"""Database connections for the Socket.IO event handlers: lent, not opened per event.
 
 Django keeps one connection per thread, and under eventlet every event runs in
 a green thread of its own: left alone, each event would open a connection and
-leave it open. How a handler gets its connection depends on the database:
+leave it open; closing it at the end of each event (what this module did
+first) makes every event pay for a new connection:
 
-* **SQLite file** (the default deployment): SQLite calls never yield, so every
-  millisecond spent in them freezes every connection of the worker. Opening a
-  Django SQLite connection costs about 0.35 ms (connect, Django's SQL functions,
-  PRAGMAs), and closing the last connection to a WAL database checkpoints the
-  WAL with an fsync (2-3 ms, tails of tens of ms). So connections are *lent*: a
-  handler borrows an idle connection for its duration and gives it back; one
-  stays open for the life of the process, so no handler's close is ever the
-  last one. Storing a message then blocks the event loop for 0.2 ms at the
-  median (bench/README.md, "database work on the event loop").
-  A lent connection serves one green thread at a time. Django refuses a
-  connection used by another thread than its creator unless told that it is
-  shared (``inc_thread_sharing``), which is what lending does.
-* **Anything else** (PostgreSQL): a connection per event, closed when the
-  handler ends. psycopg2 yields to the hub while it waits (d09/green.py), so
-  connecting does not stall other connections.
+* SQLite never yields, so that cost froze every connection of the worker:
+  about 0.35 ms to connect (Django's SQL functions, PRAGMAs), and the close of
+  the last connection to a WAL database checkpoints the WAL with an fsync
+  (2-3 ms, tails of tens of ms).
+* PostgreSQL yields while it waits, but a TCP connection, authentication and
+  session setup per message capped one worker at about 200 messages/s.
+
+So a handler borrows an idle connection for its duration and gives it back
+(bench/README.md, "database work on the event loop"). A lent connection serves
+one green thread at a time. Django refuses a connection used by another thread
+than its creator unless told that it is shared (``inc_thread_sharing``), which
+is what lending does. A connection that saw an error, or is left inside a
+transaction, is closed instead of lent again; one that sat idle for a while is
+checked (``SELECT 1`` on PostgreSQL) before it is lent, so a database restart
+costs no event an error.
+
+``EVENT_DB_IDLE_CONNECTIONS`` (default 8) caps the idle connections kept per
+process; busier moments open more and close them when they come back.
 """
 
 import contextlib
 import functools
+import time
 
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
-# Idle connections kept for lending. SQLite handlers rarely overlap (only while
-# one waits on Redis): a few cover that; beyond them, returned ones are closed.
-KEEP_IDLE = 4
+from d09.env import env_int
+
+# Checked before lending if idle longer than this (seconds): what a restarted
+# database or a proxy's idle timeout leaves behind is found before use.
+HEALTH_CHECK_AFTER = 10
 
 
 class ConnectionLender:
-    def __init__(self, alias=DEFAULT_DB_ALIAS, keep_idle=KEEP_IDLE):
+    def __init__(self, alias=DEFAULT_DB_ALIAS, keep_idle=None, health_check_after=None):
         self.alias = alias
+        if keep_idle is None:
+            keep_idle = env_int("EVENT_DB_IDLE_CONNECTIONS", 8)
         self.keep_idle = keep_idle
-        self._idle = []
+        self.health_check_after = (
+            HEALTH_CHECK_AFTER if health_check_after is None else health_check_after
+        )
+        self._idle = []  # (connection, time it came back), newest last
 
     def lends(self):
-        """True for a file-backed SQLite database (read each time: tests swap it)."""
+        """False for an in-memory SQLite database (each connection would see its
+        own empty database; Django's test database is one). Read each time."""
         settings = connections.settings[self.alias]
         name = str(settings.get("NAME") or "")
-        return (
-            settings["ENGINE"] == "django.db.backends.sqlite3"
-            and name not in ("", ":memory:")
-            and not name.startswith("file:")  # Django's shared in-memory test database
-        )
+        in_memory = name in ("", ":memory:") or name.startswith("file:")
+        return not (settings["ENGINE"] == "django.db.backends.sqlite3" and in_memory)
 
     @contextlib.contextmanager
     def connection_for_event(self):
         """This green thread's connection for the duration of one event."""
         if not self.lends():
-            close_old_connections()
             try:
                 yield
             finally:
@@ -67,7 +76,8 @@ class ConnectionLender:
             self._give_back(connection)
 
     def keep_one_open(self):
-        """Open one idle connection now, so that no handler's close is the last."""
+        """Open one idle connection now. On SQLite, while one stays open no
+        handler's close is the last one (which would checkpoint the WAL)."""
         if not self.lends():
             return False
         connection = self._borrow()
@@ -79,18 +89,26 @@ class ConnectionLender:
         return len(self._idle)
 
     def _borrow(self):
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            connection, since = self._idle.pop()
+            if time.monotonic() - since < self.health_check_after or self._usable(connection):
+                return connection
+            with contextlib.suppress(DatabaseError):  # it is broken already
+                connection.close()
         connection = connections.create_connection(self.alias)
         connection.inc_thread_sharing()
         return connection
+
+    @staticmethod
+    def _usable(connection):
+        return connection.connection is None or connection.is_usable()
 
     def _give_back(self, connection):
         clean = not (
             connection.errors_occurred or connection.needs_rollback or connection.in_atomic_block
         ) and (connection.connection is None or connection.get_autocommit())
         if clean and len(self._idle) < self.keep_idle:
-            self._idle.append(connection)
+            self._idle.append((connection, time.monotonic()))
         else:
             connection.close()
 

@@ -1,9 +1,10 @@
 """chat.event_db: how Socket.IO event handlers get their database connection.
 
-On a SQLite file, handlers borrow open connections (no connect and no WAL
-checkpoint per event); a connection that saw an error is closed, not lent
-again; overlapping handlers never share one. Each case runs in a fresh
-process under eventlet, as the server does, on a real SQLite file.
+Handlers borrow open connections (no connect, and on SQLite no WAL checkpoint,
+per event); a connection that saw an error is closed, not lent again;
+overlapping handlers never share one; a connection the database dropped while
+idle is replaced before use. Each case runs in a fresh process under eventlet,
+as the server does, on a real SQLite file or a real PostgreSQL server.
 """
 
 import json
@@ -45,9 +46,9 @@ PRELUDE = textwrap.dedent(
 )
 
 
-def outcome(tmp_path, body, database="file"):
+def outcome(tmp_path, body, database="file", **env):
     url = f"sqlite:///{tmp_path / 'chat.sqlite3'}" if database == "file" else database
-    result = run(PRELUDE + textwrap.dedent(body), {"DEBUG": "1", "DATABASE_URL": url})
+    result = run(PRELUDE + textwrap.dedent(body), {"DEBUG": "1", "DATABASE_URL": url, **env})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -99,31 +100,61 @@ def test_overlapping_events_never_share_a_connection(tmp_path):
         print(json.dumps({"counts": counts, "connections": len(set(map(id, used))),
                           "idle": event_connections.idle_count()}))
         """,
+        EVENT_DB_IDLE_CONNECTIONS="4",
     )
     assert got["counts"] == [3] * 6
     assert got["connections"] == 6  # all six were open at the same time
-    assert got["idle"] == 4  # KEEP_IDLE; the others were closed
+    assert got["idle"] == 4  # EVENT_DB_IDLE_CONNECTIONS; the others were closed
 
 
-def test_postgresql_gets_a_connection_per_event_closed_at_its_end(tmp_path, postgres_service):
+def test_postgresql_connections_are_lent_too(tmp_path, postgres_service):
+    got = outcome(
+        tmp_path,
+        """
+        kept = event_connections.keep_one_open()
+        results = [in_green_thread() for _ in range(3)]
+        print(json.dumps({"kept": kept, "results": results,
+                          "idle": event_connections.idle_count(),
+                          "distinct": len(set(map(id, used)))}))
+        """,
+        database=postgres_service.new_database(),
+    )
+    assert got == {"kept": True, "results": [3, 3, 3], "idle": 1, "distinct": 1}
+
+
+def test_a_connection_the_database_dropped_while_idle_is_replaced(tmp_path, postgres_service):
+    url = postgres_service.new_database()
+    got = outcome(
+        tmp_path,
+        f"""
+        import psycopg2
+        event_connections.health_check_after = 0  # check every lent connection
+        first = in_green_thread()
+        pid = used[0].connection.get_backend_pid()
+        admin = psycopg2.connect({url!r})
+        admin.autocommit = True
+        admin.cursor().execute("SELECT pg_terminate_backend(%s)", [pid])
+        after = in_green_thread()
+        print(json.dumps({{"results": [first, after], "replaced": used[1] is not used[0],
+                          "idle": event_connections.idle_count()}}))
+        """,
+        database=url,
+    )
+    assert got == {"results": [3, 3], "replaced": True, "idle": 1}
+
+
+def test_an_in_memory_database_gets_a_connection_per_event(tmp_path):
+    # Each connection to ":memory:" is a database of its own: nothing to lend.
     got = outcome(
         tmp_path,
         """
         lends = event_connections.lends()
         kept = event_connections.keep_one_open()
-        results = [in_green_thread() for _ in range(3)]
-        print(json.dumps({"lends": lends, "kept": kept, "results": results,
-                          "idle": event_connections.idle_count(),
-                          "distinct": len(set(map(id, used))),
-                          "all_closed": all(wrapper.connection is None for wrapper in used)}))
+        for _ in range(3):
+            in_green_thread()
+        print(json.dumps({"lends": lends, "kept": kept, "idle": event_connections.idle_count(),
+                          "distinct": len(set(map(id, used)))}))
         """,
-        database=postgres_service.new_database(),
+        database="sqlite:///:memory:",
     )
-    assert got == {
-        "lends": False,
-        "kept": False,
-        "results": [3, 3, 3],
-        "idle": 0,
-        "distinct": 3,
-        "all_closed": True,
-    }
+    assert got == {"lends": False, "kept": False, "idle": 0, "distinct": 3}
