@@ -13,6 +13,7 @@ label) and a table to bench/results/latest.md; README.md shows the latest one.
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -39,7 +40,7 @@ SERVER_CORE, GENERATOR_CORE = "0", "1"
 # with the generator and with redis-server: its figures are a lower bound.
 TWO_WORKERS = "ours-2w-redis"
 TWO_WORKER_CORES = "0,1"
-TWO_WORKER_SCENARIOS = {"rooms", "saturation"}
+TWO_WORKER_SCENARIOS = {"rooms", "saturation", "saturation-rooms"}
 OURS = ("ours", "ours-compress", TWO_WORKERS)  # gunicorn -k eventlet sio_server:app
 SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
 WORKER_CONNECTIONS = "11000"
@@ -64,6 +65,18 @@ SCENARIOS = {
         ],
         stop_p99_ms=250,
     ),
+    # The same deliveries/s spread over 20 rooms x 50 members (one sender each):
+    # a room's messages pass its lock one at a time, so one hot room measures
+    # that lock as much as the fan-out (finding 11); many rooms measure the fan-out.
+    "saturation-rooms": dict(
+        rooms=20,
+        members=50,
+        phases=[
+            dict(rate=r, seconds=5)
+            for r in (5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200)
+        ],
+        stop_p99_ms=250,
+    ),
 }
 QUICK = {
     "idle": dict(rooms=10, members=100),
@@ -73,15 +86,20 @@ QUICK = {
     "fanout-deflate": dict(members=300, phases=[dict(rate=1, seconds=5)]),
     "rooms": dict(rooms=5, members=20, phases=[dict(rate=2, seconds=5)]),
     "saturation": dict(members=300, phases=[dict(rate=r, seconds=3) for r in (10, 30, 60, 100)]),
+    "saturation-rooms": dict(
+        rooms=5, members=20, phases=[dict(rate=r, seconds=3) for r in (10, 30, 60)]
+    ),
 }
 # The Channels peer joins a 1000-member room at a few joins/s (every join sends the
 # user list to every member, JSON-encoded once per recipient): these variants
 # would add minutes each and compare nothing new.
-CHANNELS_SKIPS = {"idle-deflate", "idle-1room", "fanout-deflate"}
+CHANNELS_SKIPS = {"idle-deflate", "idle-1room", "fanout-deflate", "saturation-rooms"}
 # daphne accepts ~15 connections/s here (10k would take 11 minutes): its idle
 # memory is measured on 1,000 connections (10 rooms x 100), per connection.
 CHANNELS_SIZES = {"idle": dict(rooms=10)}
-DEFAULT_SCENARIOS = "idle,idle-deflate,idle-1room,fanout,fanout-deflate,rooms,saturation"
+DEFAULT_SCENARIOS = (
+    "idle,idle-deflate,idle-1room,fanout,fanout-deflate,rooms,saturation,saturation-rooms"
+)
 
 
 def free_port():
@@ -542,7 +560,7 @@ def metric(r):
     name = r["scenario"]
     if name.startswith("idle"):
         return r["server"].get("rss_per_conn_kb"), "KB RSS/conn", "lower"
-    if name == "saturation":
+    if name.startswith("saturation"):
         return r.get("saturation", {}).get("deliveries_per_s_at_p99_ok"), "del/s p99<=250", "higher"
     p = r["phases"][-1] if r["phases"] else None
     return (p["latency_ms"]["p99"] if p else None), "p99 ms", "lower"
@@ -552,15 +570,19 @@ def detail(r):
     if r["scenario"].startswith("idle"):
         c = r["connected"]
         return f"{c.get('connected')} conns, {c.get('connects_per_s')} joins/s"
-    if r["scenario"] == "saturation":
+    if r["scenario"].startswith("saturation"):
         s = r.get("saturation", {})
         return f"p99 {s.get('p99_ms_there')} ms, max {s.get('max_deliveries_per_s')} del/s"
     p = r["phases"][-1] if r["phases"] else None
     if not p:
         return "no data"
     lat = p["latency_ms"]
+    # When each message reached its last recipient: p50 near the p99 above means
+    # a long tail in every fan-out; a p50 far below it, a few stalled messages.
+    last = p.get("last_delivery_ms") or {}
     return (
         f"{p['deliveries_per_s']} del/s, p50 {lat['p50']} p90 {lat['p90']} max {lat['max']} ms, "
+        f"last recipient p50 {last.get('p50')} ms, "
         f"lost {p['lost']} dup {p['duplicated']} ooo {p['out_of_order']}, gen-cpu {p['gen_cpu']}"
     )
 
@@ -573,7 +595,7 @@ def two_worker_note(r, ours):
     ours_value = metric(ours)[0] if ours else None
     if value and ours_value:
         note += f", **{unit.split()[0]} {value / ours_value:.2f}x ours**"
-        if r["scenario"] == "saturation":
+        if r["scenario"].startswith("saturation"):
             mine = r["saturation"]["max_deliveries_per_s"]
             theirs = ours["saturation"]["max_deliveries_per_s"]
             note += f" (max {mine / theirs:.2f}x)" if theirs else ""
@@ -651,6 +673,25 @@ def prepare(nusers, nrooms, fresh):
     return db, sessions
 
 
+def prepare_external(url, nrooms, nusers=10000):
+    """The bench data in a database given by --database-url (PostgreSQL), once."""
+    marker = WORK / f"sessions-{hashlib.sha1(url.encode()).hexdigest()[:12]}.json"
+    if not marker.exists():
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET_KEY}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        python = str(VENV_BIN / "python")
+        for command in (
+            [python, "manage.py", "migrate", "--verbosity", "0"],
+            [
+                *(python, str(BENCH / "prepare.py"), "--out", str(marker)),
+                *("--users", str(nusers), "--rooms", str(nrooms)),
+            ],
+            [python, "manage.py", "create_demo_users"],
+        ):
+            subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+    return marker
+
+
 def run_db_stall():
     """bench/db_stall.py on a copy of the bench database, pinned like the servers."""
     copy = WORK / "dbstall.sqlite3"
@@ -718,6 +759,11 @@ def main():
     parser.add_argument("--profile", action="store_true", help="py-spy the server under load")
     parser.add_argument("--fresh", action="store_true", help="rebuild the bench database")
     parser.add_argument("--label", default="latest")
+    parser.add_argument(
+        "--database-url",
+        help="every peer on this database (e.g. postgres://...) instead of a SQLite copy; "
+        "the bench users and sessions are loaded into it once",
+    )
     parser.add_argument("--no-db-stall", action="store_true", help="skip bench/db_stall.py")
     args = parser.parse_args()
     args.room_count = 100
@@ -726,6 +772,8 @@ def main():
     db, sessions = prepare(10000, args.room_count, args.fresh)
     template = WORK / "template.sqlite3"
     db_url = f"sqlite:///{db}"
+    if args.database_url:
+        db_url, sessions = args.database_url, prepare_external(args.database_url, args.room_count)
 
     # The real page login works against the same database (a smoke check of the cookies).
     check = Server("ours", {}, db_url, sessions, args.room_count)
@@ -752,7 +800,7 @@ def main():
             if peer == "channels" and not (CHANNELS_BIN / "daphne").exists():
                 print("skip channels: bench/.venv-channels missing (make bench installs it)")
                 continue
-            shutil.copy(template, db)  # every run starts from the same database
+            shutil.copy(template, db)  # every SQLite run starts from the same database
             for suffix in ("-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     Path(f"{db}{suffix}").unlink()
@@ -771,6 +819,7 @@ def main():
             f"redis-server unpinned), generator core {GENERATOR_CORE}"
         ),
         "login_check": login_check,
+        "database": urllib.parse.urlsplit(db_url).scheme,
         "quick": args.quick,
     }
     RESULTS.mkdir(exist_ok=True)
