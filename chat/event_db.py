@@ -23,6 +23,8 @@ costs no event an error.
 
 ``EVENT_DB_IDLE_CONNECTIONS`` (default 8) caps the idle connections kept per
 process; busier moments open more and close them when they come back.
+``EVENT_DB_CHECK_IDLE_SECONDS`` (default 10) is the idle time after which a
+connection is checked before it is lent (0: always).
 """
 
 import contextlib
@@ -44,9 +46,9 @@ class ConnectionLender:
         if keep_idle is None:
             keep_idle = env_int("EVENT_DB_IDLE_CONNECTIONS", 8)
         self.keep_idle = keep_idle
-        self.health_check_after = (
-            HEALTH_CHECK_AFTER if health_check_after is None else health_check_after
-        )
+        if health_check_after is None:
+            health_check_after = env_int("EVENT_DB_CHECK_IDLE_SECONDS", HEALTH_CHECK_AFTER)
+        self.health_check_after = health_check_after
         self._idle = []  # (connection, time it came back), newest last
 
     def lends(self):

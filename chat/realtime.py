@@ -130,6 +130,14 @@ def create_server(async_mode="eventlet", shared=None):
         client_manager=shared.manager,
         logger=False,
         engineio_logger=False,
+        # A client's events are handled one after another, in the order it sent
+        # them, by the green thread that reads its socket. python-socketio's
+        # default starts a green thread per event: when a handler waits (for
+        # PostgreSQL or Redis) a later message from the same sender can be
+        # stored first (seen in the benchmark), and a flood becomes a pile of
+        # green threads instead of a full socket buffer. Other clients are
+        # never held up: each socket has its own reader.
+        async_handlers=False,
         **server_options(shared.multi_process),
     )
     registry = ConnectionRegistry()

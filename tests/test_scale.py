@@ -4,6 +4,7 @@ Every process is a real ``gunicorn -k eventlet`` (or gevent) subprocess; Redis
 and PostgreSQL are real servers started by the test session on loopback.
 """
 
+import json
 import os
 import signal
 import threading
@@ -17,6 +18,7 @@ import pytest
 import redis
 
 from tests.support.cluster import start_server
+from tests.support.raw import RawSocket
 from tests.support.server import DEMO_PASSWORD, login, wait_until
 
 pytestmark = pytest.mark.scale
@@ -276,3 +278,34 @@ def test_users_of_a_stopped_process_leave_at_the_next_reap(deployment, pair, roo
     # Sooner than PRESENCE_TTL (15 s) + the reap interval (5 s) would allow.
     assert time.monotonic() - stopped_at < 15
     assert "could not retire" not in stopping.tail(100)
+
+
+def test_a_burst_from_one_client_is_stored_and_broadcast_in_the_order_sent(
+    deployment, pair, room, taps
+):
+    # Every borrowed connection is checked first (a PostgreSQL round trip before
+    # the room lock): handlers running side by side would reach the lock in
+    # whatever order PostgreSQL answered. A client's events must not overtake
+    # each other.
+    checking = deployment.server("c", env={"EVENT_DB_CHECK_IDLE_SECONDS": "0"})
+    try:
+        alice = log_in(checking, "alice")
+        watcher = taps.open(pair[1], log_in(pair[1], "bob"), room)
+        raw = RawSocket(checking.url, cookie=alice.cookie)
+        raw.connect_namespace({"room": room})
+        count = 30
+        for n in range(count):
+            raw.send(f'42{n}["message",{{"text":"burst {n}"}}]')
+        acks = {}
+        while len(acks) < count:
+            frame = raw.recv()
+            if frame.startswith("43"):
+                number, body = frame[2:].split("[", 1)
+                acks[int(number)] = json.loads("[" + body)[0]
+        ids = [acks[n]["id"] for n in range(count)]
+        assert ids == sorted(ids), "stored out of the order sent"
+        watcher.wait(lambda tap: len(tap.of("message")) >= count, "the burst")
+        assert [m["text"] for m in watcher.of("message")] == [f"burst {n}" for n in range(count)]
+        raw.close()
+    finally:
+        checking.stop()
