@@ -27,7 +27,7 @@ class JoinRequest:
     after: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per connection: no per-instance dict
 class Member:
     """An accepted connection: who is talking in which room."""
 

@@ -19,6 +19,7 @@ import logging
 import threading
 from collections import defaultdict
 from contextlib import contextmanager
+import time
 
 from redis.exceptions import LockError, LockNotOwnedError
 
@@ -43,18 +44,56 @@ class RedisRoomLocks(LocalRoomLocks):
     room's broadcasts wait that long at worst). ``wait``: how long to wait for
     a lock before giving up with redis.exceptions.LockError. ``poll``: how often
     a waiter retries (redis-py polls; its default of 0.1 s would add latency).
+
+    ``handover``: taking and releasing the Redis lock are two round trips, each
+    waiting for a busy event loop to come back to it, and a busy room's changes
+    pass one at a time. So when green threads of this process are already
+    queued for the room, the lock is handed to the next one without a release,
+    for at most ``handover`` seconds in a row; then it is released, and the next
+    local waiter lets ``poll`` pass before asking again, so that other
+    processes get their turn.
     """
 
-    def __init__(self, client, timeout=10, wait=20, poll=0.005, prefix="d09:roomlock:"):
+    def __init__(
+        self, client, timeout=10, wait=20, poll=0.005, handover=0.05, prefix="d09:roomlock:"
+    ):
         super().__init__()
         self.redis = client
         self.timeout = timeout
         self.wait = wait
         self.poll = poll
+        self.handover = handover
         self.prefix = prefix
+        self._waiting = defaultdict(int)  # room -> this process's threads queued for it
+        self._handed = {}  # room -> (redis lock, when taken): held for the next local waiter
+        self._released_for_others = set()  # rooms released with local waiters queued
 
     @contextmanager
     def hold(self, room):
+        local = self._locks[room]
+        self._waiting[room] += 1
+        try:
+            local.acquire()
+        finally:
+            self._waiting[room] -= 1
+        try:
+            shared, taken = self._handed.pop(room, None) or (self._acquire(room), time.monotonic())
+            try:
+                yield
+            finally:
+                if self._waiting[room] and time.monotonic() - taken < self.handover:
+                    self._handed[room] = (shared, taken)
+                else:
+                    if self._waiting[room]:
+                        self._released_for_others.add(room)
+                    _release(shared, room)
+        finally:
+            local.release()
+
+    def _acquire(self, room):
+        if room in self._released_for_others:
+            self._released_for_others.discard(room)
+            time.sleep(self.poll * 2)  # other processes' waiters poll every `poll`
         shared = self.redis.lock(
             self.prefix + room,
             timeout=self.timeout,
@@ -62,13 +101,9 @@ class RedisRoomLocks(LocalRoomLocks):
             blocking_timeout=self.wait,
             thread_local=False,
         )
-        with super().hold(room):
-            if not shared.acquire():
-                raise LockError(f"room {room} stayed locked for {self.wait} s")
-            try:
-                yield
-            finally:
-                _release(shared, room)
+        if not shared.acquire():
+            raise LockError(f"room {room} stayed locked for {self.wait} s")
+        return shared
 
 
 def _release(lock, room):

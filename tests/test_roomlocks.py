@@ -1,6 +1,8 @@
 """chat.roomlocks: one change of a room at a time, across processes (real Redis)."""
 
 import logging
+import threading
+import time
 
 import pytest
 from redis.exceptions import LockError
@@ -36,3 +38,76 @@ def test_a_lock_that_expired_while_held_is_logged(redis_service, caplog):
     with caplog.at_level(logging.WARNING, logger="chat.roomlocks"), locks.hold("general"):
         wait_until(lambda: not client.exists("d09:roomlock:general"), message="expiry")
     assert "expired while held" in caplog.text
+
+
+def redis_lock_takes(client):
+    """How many times a Redis lock was asked for (SET NX), from Redis' own counters."""
+    return client.info("commandstats").get("cmdstat_set", {}).get("calls", 0)
+
+
+def hold_in_turn(locks, room, count, inside=0.01):
+    """``count`` threads of one process queue for ``room``; each holds it ``inside`` s."""
+    done = []
+
+    def one():
+        with locks.hold(room):
+            time.sleep(inside)
+            done.append(1)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, done
+
+
+def test_a_busy_room_hands_the_redis_lock_to_the_next_local_waiter(redis_service):
+    client = redis_service.fresh()
+    locks = RedisRoomLocks(client, handover=5)
+    before = redis_lock_takes(client)
+    with locks.hold("general"):
+        threads, done = hold_in_turn(locks, "general", 5)
+        wait_until(lambda: locks._waiting["general"] == 5, message="five waiters")
+    for thread in threads:
+        thread.join()
+    assert len(done) == 5
+    assert redis_lock_takes(client) - before == 1  # one take for six changes in a row
+    assert client.keys("d09:roomlock:*") == []  # released after the last one
+
+
+def test_without_handover_every_change_takes_the_lock(redis_service):
+    client = redis_service.fresh()
+    locks = RedisRoomLocks(client, handover=0)
+    before = redis_lock_takes(client)
+    with locks.hold("general"):
+        threads, _ = hold_in_turn(locks, "general", 3)
+        wait_until(lambda: locks._waiting["general"] == 3, message="three waiters")
+    for thread in threads:
+        thread.join()
+    assert redis_lock_takes(client) - before == 4
+
+
+def test_another_process_gets_its_turn_in_a_room_kept_busy_here(redis_service):
+    client = redis_service.fresh()
+    busy, other = RedisRoomLocks(client, handover=0.05), RedisRoomLocks(client, wait=1)
+    stop = threading.Event()
+
+    def keep_busy():
+        while not stop.is_set():
+            threads, _ = hold_in_turn(busy, "general", 4, inside=0.005)
+            for thread in threads:
+                thread.join()
+
+    feeders = [threading.Thread(target=keep_busy) for _ in range(3)]
+    for feeder in feeders:
+        feeder.start()
+    try:
+        wait_until(lambda: busy._waiting["general"] > 0, message="a queue here")
+        started = time.monotonic()
+        with other.hold("general"):  # LockError after 1 s if it starves
+            waited = time.monotonic() - started
+    finally:
+        stop.set()
+        for feeder in feeders:
+            feeder.join()
+    assert waited < 1
+    assert client.keys("d09:roomlock:*") == []
