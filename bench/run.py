@@ -47,6 +47,11 @@ WORKER_CONNECTIONS = "11000"
 
 # Scenario definitions. "rooms" x "members" connections; phases are per-sender
 # rates (one sender per room, the room's first member) and durations.
+# Sender rates (msg/s per sender), 5 s each, until p99 > 250 ms. One worker reaches
+# 49-59k deliveries/s at 50-60 msg/s: the higher steps are for the two-worker peer.
+SATURATION_STEPS = [
+    dict(rate=r, seconds=5) for r in (5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200)
+]
 SCENARIOS = {
     "idle": dict(rooms=100, members=100, mode="idle", deflate=False),
     "idle-deflate": dict(rooms=100, members=100, mode="idle", deflate=True),
@@ -54,29 +59,11 @@ SCENARIOS = {
     "fanout": dict(rooms=1, members=1000, phases=[dict(rate=1, seconds=20)]),
     "fanout-deflate": dict(rooms=1, members=1000, phases=[dict(rate=1, seconds=20)], deflate=True),
     "rooms": dict(rooms=20, members=50, phases=[dict(rate=2, seconds=15)]),
-    "saturation": dict(
-        rooms=1,
-        members=1000,
-        # One worker reaches ~58k deliveries/s at 60 msg/s: the higher steps are for
-        # the two-worker peer (a run stops at the first step whose p99 > 250 ms).
-        phases=[
-            dict(rate=r, seconds=5)
-            for r in (5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200)
-        ],
-        stop_p99_ms=250,
-    ),
+    "saturation": dict(rooms=1, members=1000, phases=SATURATION_STEPS, stop_p99_ms=250),
     # The same deliveries/s spread over 20 rooms x 50 members (one sender each):
     # a room's messages pass its lock one at a time, so one hot room measures
     # that lock as much as the fan-out (finding 11); many rooms measure the fan-out.
-    "saturation-rooms": dict(
-        rooms=20,
-        members=50,
-        phases=[
-            dict(rate=r, seconds=5)
-            for r in (5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200)
-        ],
-        stop_p99_ms=250,
-    ),
+    "saturation-rooms": dict(rooms=20, members=50, phases=SATURATION_STEPS, stop_p99_ms=250),
 }
 QUICK = {
     "idle": dict(rooms=10, members=100),
@@ -100,6 +87,17 @@ CHANNELS_SIZES = {"idle": dict(rooms=10)}
 DEFAULT_SCENARIOS = (
     "idle,idle-deflate,idle-1room,fanout,fanout-deflate,rooms,saturation,saturation-rooms"
 )
+
+
+def stop_process(process):
+    """SIGTERM, then SIGKILL after 20 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def free_port():
@@ -211,13 +209,7 @@ class RedisServer:
         return {k: fields[k].strip() for k in keys if k in fields}
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.log.close()
 
 
@@ -357,13 +349,8 @@ class Server:
         return [len(socket_inodes(pid) & established) for pid in self.pids]
 
     def stop(self):
-        if getattr(self, "process", None) and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if getattr(self, "process", None):
+            stop_process(self.process)
         if getattr(self, "log", None):
             self.log.close()
 
@@ -825,16 +812,13 @@ def main():
     RESULTS.mkdir(exist_ok=True)
     payload = {"meta": meta, "results": results, "db_stall": stall}
     text = json.dumps(payload, indent=1)
+    # latest.* is the full run README.md shows; a labelled run keeps its own files.
     (RESULTS / f"{args.label}.json").write_text(text)
-    if args.label != "latest":
-        (RESULTS / "latest.json").write_text(text)
     md = f"Command: `{meta['command']}` ({meta['date']}, commit {meta['commit']})\n\n"
     md += table(results) + "\n"
     if stall:
         md += "\n" + db_table(stall) + "\n"
     (RESULTS / f"{args.label}.md").write_text(md)
-    if args.label != "latest":
-        (RESULTS / "latest.md").write_text(md)
     if args.label == "latest" and not args.quick:
         update_readme(md)
     print()
