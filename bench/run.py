@@ -7,8 +7,8 @@ Each server is pinned to core 0 and the Node.js load generator (bench/loadgen.js
 to core 1 with taskset, and every server gets a fresh process per scenario. The
 two-worker peer (ours-2w-redis: gunicorn -w 2 with REDIS_URL and its own
 redis-server) is pinned to cores 0,1 and so shares core 1 with the generator. The
-results go to bench/results/latest.json (and a copy named after the run's
-label) and a table to bench/results/latest.md; README.md shows the latest one.
+results go to bench/results/<label>.json and a table to <label>.md (label
+"latest" unless --label); a full run labelled "latest" also updates README.md.
 """
 
 import argparse
