@@ -17,9 +17,9 @@ client of a room sees the same sequence.
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from contextlib import contextmanager
-import time
 
 from redis.exceptions import LockError, LockNotOwnedError
 
