@@ -60,30 +60,29 @@ def hold_in_turn(locks, room, count, inside=0.01):
     return threads, done
 
 
-def test_a_busy_room_hands_the_redis_lock_to_the_next_local_waiter(redis_service):
-    client = redis_service.fresh()
-    locks = RedisRoomLocks(client, handover=5)
+def lock_takes_for_a_queue(client, handover, waiters):
+    """One change holds the room while ``waiters`` queue behind it in this process;
+    returns how many times the Redis lock was taken and how many waiters ran."""
+    locks = RedisRoomLocks(client, handover=handover)
     before = redis_lock_takes(client)
     with locks.hold("general"):
-        threads, done = hold_in_turn(locks, "general", 5)
-        wait_until(lambda: locks._waiting["general"] == 5, message="five waiters")
+        threads, done = hold_in_turn(locks, "general", waiters)
+        wait_until(lambda: locks._waiting["general"] == waiters, message=f"{waiters} waiters")
     for thread in threads:
         thread.join()
-    assert len(done) == 5
-    assert redis_lock_takes(client) - before == 1  # one take for six changes in a row
+    return redis_lock_takes(client) - before, len(done)
+
+
+def test_a_busy_room_hands_the_redis_lock_to_the_next_local_waiter(redis_service):
+    client = redis_service.fresh()
+    # One take for six changes in a row.
+    assert lock_takes_for_a_queue(client, handover=5, waiters=5) == (1, 5)
     assert client.keys("d09:roomlock:*") == []  # released after the last one
 
 
 def test_without_handover_every_change_takes_the_lock(redis_service):
     client = redis_service.fresh()
-    locks = RedisRoomLocks(client, handover=0)
-    before = redis_lock_takes(client)
-    with locks.hold("general"):
-        threads, _ = hold_in_turn(locks, "general", 3)
-        wait_until(lambda: locks._waiting["general"] == 3, message="three waiters")
-    for thread in threads:
-        thread.join()
-    assert redis_lock_takes(client) - before == 4
+    assert lock_takes_for_a_queue(client, handover=0, waiters=3) == (4, 3)
 
 
 def test_another_process_gets_its_turn_in_a_room_kept_busy_here(redis_service):
