@@ -82,6 +82,9 @@ class RedisRoomLocks(LocalRoomLocks):
                 yield
             finally:
                 if self._waiting[room] and time.monotonic() - taken < self.handover:
+                    # The waiter takes it on its way in. A waiter killed before
+                    # that leaves it to the room's next change here, or to its
+                    # Redis timeout for the other processes.
                     self._handed[room] = (shared, taken)
                 else:
                     if self._waiting[room]:
