@@ -1,4 +1,6 @@
-"""WSGI middleware: WebSockets without permessage-deflate unless WS_COMPRESSION=1.
+"""WSGI middleware for the chat's WebSockets: no permessage-deflate unless
+WS_COMPRESSION=1 (WebSocketCompressionMiddleware), and gunicorn's socket handed
+to eventlet without a class per request (GunicornSocketMiddleware, below).
 
 eventlet's WebSocket server accepts permessage-deflate whenever the client
 offers it, and browsers always offer it; python-engineio has no switch. Each
