@@ -21,6 +21,7 @@ from socketio import packet
 
 from chat import messages
 from chat.connection import ConnectionRefused, admit, origin_allowed
+from chat.deadlines import Deadlines
 from chat.event_db import with_event_db_connection
 from chat.limits import RateLimiter, wait_text
 from chat.sessions import ACCOUNT_GONE, ConnectionRegistry, ended_sessions
@@ -47,6 +48,8 @@ class ChatServer(socketio.Server):
     def __init__(self, *args, connect_timeout=10, **kwargs):
         super().__init__(*args, **kwargs)
         self.connect_timeout = connect_timeout
+        self.connect_deadlines = Deadlines(connect_timeout) if connect_timeout > 0 else None
+        self._deadline_sweeper = None
 
     def _handle_event(self, eio_sid, namespace, id, data):
         event = data[0] if isinstance(data, list) and data else None
@@ -71,12 +74,22 @@ class ChatServer(socketio.Server):
 
     def _handle_eio_connect(self, eio_sid, environ):
         result = super()._handle_eio_connect(eio_sid, environ)
-        if self.connect_timeout > 0:
-            self.start_background_task(self._drop_if_never_connected, eio_sid)
+        if self.connect_deadlines is not None:
+            self.connect_deadlines.add(eio_sid)
+            if self._deadline_sweeper is None:  # started in the worker, on first use
+                self._deadline_sweeper = self.start_background_task(self._sweep_forever)
         return result
 
+    def _sweep_forever(self):
+        while True:
+            self.sleep(self.connect_deadlines.seconds_to_next())
+            for eio_sid in self.connect_deadlines.due():
+                try:
+                    self._drop_if_never_connected(eio_sid)
+                except Exception:  # one broken socket must not stop the sweeper
+                    logger.exception("could not drop %s", eio_sid)
+
     def _drop_if_never_connected(self, eio_sid):
-        self.sleep(self.connect_timeout)
         if eio_sid in self.environ and self.manager.sid_from_eio_sid(eio_sid, "/") is None:
             logger.info(
                 "dropping %s: no namespace connect within %ss", eio_sid, self.connect_timeout
