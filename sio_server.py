@@ -53,10 +53,7 @@ from chat.event_db import event_connections  # noqa: E402
 from chat.realtime import create_server, start_presence_upkeep  # noqa: E402  (needs Django)
 from chat.shared import shared_state_from_env  # noqa: E402
 from d09.gc_tuning import tune_gc  # noqa: E402
-from d09.websocket_middleware import (  # noqa: E402
-    GunicornSocketMiddleware,
-    WebSocketCompressionMiddleware,
-)
+from d09.websocket_middleware import websocket_middleware  # noqa: E402
 
 shared = shared_state_from_env()
 logging.getLogger(__name__).info(
@@ -70,11 +67,9 @@ sio = create_server(async_mode=ASYNC_MODE, shared=shared)
 start_presence_upkeep(sio, shared)
 # SQLite: handlers borrow open connections; one stays open (chat/event_db.py).
 event_connections.keep_one_open()
-# No permessage-deflate unless WS_COMPRESSION=1, and no class defined per request
-# for gunicorn's socket (memory per connection, see the module).
-app = WebSocketCompressionMiddleware(
-    GunicornSocketMiddleware(socketio.WSGIApp(sio, django_app), async_mode=ASYNC_MODE)
-)
+# No permessage-deflate unless WS_COMPRESSION=1, no class defined per request for
+# gunicorn's socket, no C stack frame kept per connection (memory, see the module).
+app = websocket_middleware(socketio.WSGIApp(sio, django_app), async_mode=ASYNC_MODE)
 # Log records without thread names: under eventlet, naming the current thread
 # creates and keeps a green Thread object for every connection that logs (its
 # green thread lives as long as the WebSocket). The log format does not show it.

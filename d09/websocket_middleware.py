@@ -1,36 +1,40 @@
-"""WSGI middleware for the chat's WebSockets: no permessage-deflate unless
-WS_COMPRESSION=1 (WebSocketCompressionMiddleware), and gunicorn's socket handed
-to eventlet without a class per request (GunicornSocketMiddleware, below).
+"""The WSGI middleware in front of the chat's WebSockets (``websocket_middleware``):
 
-eventlet's WebSocket server accepts permessage-deflate whenever the client
-offers it, and browsers always offer it; python-engineio has no switch. Each
-compressed connection then keeps about 100 KB of zlib state for its whole life,
-and every broadcast is compressed once per recipient. Chat lines are short, so
-the bandwidth saved is small next to that memory and CPU (Node's socket.io turns
-the extension off by default for the same reason; bench/README.md has figures).
+1. No permessage-deflate unless WS_COMPRESSION=1. eventlet's WebSocket server
+   accepts permessage-deflate whenever the client offers it, and browsers always
+   offer it; python-engineio has no switch. Each compressed connection then
+   keeps about 100 KB of zlib state for its whole life, and every broadcast is
+   compressed once per recipient. Chat lines are short, so the bandwidth saved
+   is small next to that memory and CPU (Node's socket.io turns the extension
+   off by default for the same reason; bench/README.md has figures). Removing
+   the client's ``Sec-WebSocket-Extensions`` header before the handshake is the
+   only hook: the server then answers without the extension and both sides send
+   plain frames. ``WS_COMPRESSION=1`` keeps the old behaviour (for example
+   behind a slow, metered link).
 
-Removing the client's ``Sec-WebSocket-Extensions`` header from the request
-before the WebSocket handshake is the only hook: the server then answers
-without the extension and both sides send plain frames. ``WS_COMPRESSION=1``
-keeps the old behaviour (for example behind a slow, metered link).
+2. gunicorn's socket handed to eventlet without a class per request. Under
+   gunicorn, python-engineio's WSGIApp wraps ``environ["gunicorn.socket"]`` for
+   eventlet in a class it defines inside ``__call__``: a new type object per
+   request. Each WebSocket keeps its type alive (about 3 KB: the type, its dict,
+   descriptors, weak references) and every page request leaves one behind for
+   the cyclic garbage collector. The middleware sets ``eventlet.input`` itself,
+   from one class, and takes ``gunicorn.socket`` out of the environ so that
+   engineio does not build its own. Eventlet mode only: the other modes read the
+   socket in other ways.
+
+3. No C stack frame of its own. The green thread that reads a WebSocket lives as
+   long as the connection, and keeps a copy of its C stack while it waits.
+   Calling an object with ``__call__`` recurses into the interpreter in C (about
+   0.6 KB of that copy per level); calling a plain function or a bound method
+   does not. So the middleware is a function, and it calls the app's
+   ``__call__`` method rather than the app object.
 """
+
+import types
 
 from d09.env import env_bool
 
 EXTENSIONS_KEY = "HTTP_SEC_WEBSOCKET_EXTENSIONS"
-
-
-class WebSocketCompressionMiddleware:
-    def __init__(self, app, allow_compression=None):
-        self.app = app
-        if allow_compression is None:
-            allow_compression = env_bool("WS_COMPRESSION")
-        self.allow_compression = allow_compression
-
-    def __call__(self, environ, start_response):
-        if not self.allow_compression:
-            environ.pop(EXTENSIONS_KEY, None)
-        return self.app(environ, start_response)
 
 
 class SocketInput:
@@ -46,25 +50,28 @@ class SocketInput:
         return self.socket
 
 
-class GunicornSocketMiddleware:
-    """Hand eventlet the gunicorn socket without a new class per request.
+def direct_call(app):
+    """What to call to run ``app`` without a C-level frame (point 3 above)."""
+    if isinstance(app, types.FunctionType | types.MethodType):
+        return app
+    method = app.__call__
+    # A class's own Python __call__, bound; a builtin's is a C wrapper: no gain.
+    return method if isinstance(method, types.MethodType) else app
 
-    Under gunicorn, python-engineio's WSGIApp wraps ``environ["gunicorn.socket"]``
-    for eventlet in a class it defines inside ``__call__``: a new type object per
-    request. Each WebSocket keeps its type alive (about 3 KB: the type, its
-    dict, descriptors, weak references) and every page request leaves one
-    behind for the cyclic garbage collector. This middleware sets
-    ``eventlet.input`` itself, from one class, and takes ``gunicorn.socket`` out
-    of the environ so that engineio does not build its own. Eventlet mode only:
-    the other modes read the socket in other ways.
-    """
 
-    def __init__(self, app, async_mode="eventlet"):
-        self.app = app
-        self.active = async_mode == "eventlet"
+def websocket_middleware(app, async_mode="eventlet", allow_compression=None):
+    """``app`` behind the three rules of this module's docstring."""
+    if allow_compression is None:
+        allow_compression = env_bool("WS_COMPRESSION")
+    hand_over_socket = async_mode == "eventlet"
+    call_app = direct_call(app)
 
-    def __call__(self, environ, start_response):
-        if self.active and "gunicorn.socket" in environ:
+    def middleware(environ, start_response):
+        if not allow_compression:
+            environ.pop(EXTENSIONS_KEY, None)
+        if hand_over_socket and "gunicorn.socket" in environ:
             socket = environ.pop("gunicorn.socket")
             environ.setdefault("eventlet.input", SocketInput(socket))
-        return self.app(environ, start_response)
+        return call_app(environ, start_response)
+
+    return middleware

@@ -1,14 +1,18 @@
-"""d09.websocket_middleware: permessage-deflate is off unless WS_COMPRESSION=1, and
-eventlet gets gunicorn's socket without a class defined per request."""
+"""d09.websocket_middleware: permessage-deflate is off unless WS_COMPRESSION=1,
+eventlet gets gunicorn's socket without a class defined per request, and the
+app is called without an extra C-level frame."""
+
+import types
 
 import engineio
 import pytest
+import socketio
 
 from d09.websocket_middleware import (
     EXTENSIONS_KEY,
-    GunicornSocketMiddleware,
     SocketInput,
-    WebSocketCompressionMiddleware,
+    direct_call,
+    websocket_middleware,
 )
 
 OFFER = "permessage-deflate; client_max_window_bits"
@@ -25,21 +29,21 @@ def handshake_environ():
     }
 
 
-def seen_by_app(middleware):
+def seen_by_app(**options):
     seen = {}
 
     def app(environ, start_response):
         seen.update(environ)
         return [b"ok"]
 
-    middleware.app = app
+    middleware = websocket_middleware(app, **options)
     assert middleware(handshake_environ(), lambda *a: None) == [b"ok"]
     return seen
 
 
 def test_the_offer_is_removed_by_default(monkeypatch):
     monkeypatch.delenv("WS_COMPRESSION", raising=False)
-    seen = seen_by_app(WebSocketCompressionMiddleware(None))
+    seen = seen_by_app()
     assert EXTENSIONS_KEY not in seen
     assert seen["HTTP_UPGRADE"] == "websocket"  # the rest of the handshake is untouched
 
@@ -47,20 +51,18 @@ def test_the_offer_is_removed_by_default(monkeypatch):
 @pytest.mark.parametrize("value", ["1", "true", "yes"])
 def test_ws_compression_keeps_the_offer(monkeypatch, value):
     monkeypatch.setenv("WS_COMPRESSION", value)
-    seen = seen_by_app(WebSocketCompressionMiddleware(None))
+    seen = seen_by_app()
     assert seen[EXTENSIONS_KEY] == OFFER
 
 
 def test_explicit_argument_wins_over_the_environment(monkeypatch):
     monkeypatch.setenv("WS_COMPRESSION", "1")
-    assert EXTENSIONS_KEY not in seen_by_app(
-        WebSocketCompressionMiddleware(None, allow_compression=False)
-    )
+    assert EXTENSIONS_KEY not in seen_by_app(allow_compression=False)
 
 
 def test_requests_without_an_offer_pass_through(monkeypatch):
     monkeypatch.delenv("WS_COMPRESSION", raising=False)
-    middleware = WebSocketCompressionMiddleware(lambda environ, start: [environ["PATH_INFO"]])
+    middleware = websocket_middleware(lambda environ, start: [environ["PATH_INFO"]])
     assert middleware({"PATH_INFO": "/account"}, None) == ["/account"]
 
 
@@ -77,7 +79,7 @@ class EngineIORecorder:
 
 def through_engineio(async_mode):
     recorder = EngineIORecorder()
-    app = GunicornSocketMiddleware(
+    app = websocket_middleware(
         engineio.WSGIApp(recorder, engineio_path="socket.io"), async_mode=async_mode
     )
     sockets = [object(), object()]
@@ -96,3 +98,18 @@ def test_eventlet_gets_the_gunicorn_socket_without_a_class_per_request():
 def test_other_async_modes_keep_the_gunicorn_socket():
     environs, sockets = through_engineio("gevent")
     assert [environ["gunicorn.socket"] for environ in environs] == sockets
+
+
+def test_an_app_object_is_called_through_its_method():
+    # Calling the object would add a C-level frame to every WebSocket reader.
+    app = socketio.WSGIApp(socketio.Server())
+    call = direct_call(app)
+    assert isinstance(call, types.MethodType) and call.__self__ is app
+
+
+def test_functions_and_builtins_are_called_as_they_are():
+    def app(environ, start_response):
+        return []
+
+    assert direct_call(app) is app
+    assert direct_call(print) is print
