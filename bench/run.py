@@ -373,6 +373,28 @@ def real_login_cookie(url):
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
+def cpu_mark(server, redis, previous=None, phase=None):
+    """CPU seconds of the workers (and Redis) now; with ``previous``, what the
+    phase used since then goes into ``phase``: its own share, so that CPU per
+    delivery can be compared step by step (the phase event comes after the
+    phase and its drain; a few idle seconds of pings are in it)."""
+    mark = {"server": server.cpu_seconds(), "redis": cpu_seconds(redis.process.pid) if redis else 0}
+    if previous is not None:
+        phase["server_cpu_s"] = round(mark["server"] - previous["server"], 3)
+        if redis:
+            phase["redis_cpu_s"] = round(mark["redis"] - previous["redis"], 3)
+    return mark
+
+
+def cpu_per_1k_deliveries(phase):
+    """Server (+ Redis) CPU milliseconds per 1000 deliveries in one phase."""
+    cpu = phase.get("server_cpu_s")
+    count = phase.get("deliveries")
+    if cpu is None or not count:
+        return None
+    return 1e6 * (cpu + phase.get("redis_cpu_s", 0)) / count
+
+
 def run_generator(config, server, profile=None, redis=None):
     """Run loadgen.js on GENERATOR_CORE; returns its parsed events and server figures
     (RSS and CPU summed over the server's workers; CPU as a fraction of one core)."""
@@ -393,6 +415,7 @@ def run_generator(config, server, profile=None, redis=None):
             if redis:
                 figures["redis_cpu_at_connected"] = cpu_seconds(redis.process.pid)
             figures["t_connected"] = time.monotonic()
+            mark = cpu_mark(server, redis)
             if len(server.pids) > 1:  # all joined; a few ms of /proc reading
                 figures["conns_per_worker"] = server.connections_per_worker()
             for i, pid in enumerate(server.pids if profile else []):
@@ -416,6 +439,8 @@ def run_generator(config, server, profile=None, redis=None):
             figures["rss_idle_kb"] = server.rss_kb()
             proc.stdin.write("release\n")
             proc.stdin.flush()
+        if event["event"] == "phase" and "t_connected" in figures:
+            mark = cpu_mark(server, redis, mark, event)
         if event["event"] in ("phase", "done") and "t_connected" in figures:
             elapsed = time.monotonic() - figures["t_connected"]
             figures["server_cpu_fraction"] = round(
@@ -592,7 +617,35 @@ def two_worker_note(r, ours):
     cpu = r["server"].get("server_cpu_fraction")
     if cpu is not None:
         note += f", workers' cpu {cpu} cores, redis {r['server'].get('redis_cpu_fraction')}"
-    return note
+    return note + cpu_cost_note(r, ours)
+
+
+def cpu_cost_note(r, ours):
+    """CPU per delivery, two workers (+ Redis) against one, at the busiest step
+    both passed with p99 <= 250 ms. On a machine where each worker had a core
+    of its own, two workers would deliver about 2 / (that ratio) times as much:
+    the two-worker figure here shares the cores with the generator."""
+    if not ours or not r["scenario"].startswith("saturation"):
+        return ""
+    limit = r["spec"].get("stop_p99_ms") or 250
+
+    def passed(result):
+        return {
+            p["index"]: p
+            for p in result["phases"]
+            if (p["latency_ms"]["p99"] or 1e9) <= limit and cpu_per_1k_deliveries(p)
+        }
+
+    mine, theirs = passed(r), passed(ours)
+    common = sorted(set(mine) & set(theirs))
+    if not common:
+        return ""
+    step = common[-1]
+    two, one = cpu_per_1k_deliveries(mine[step]), cpu_per_1k_deliveries(theirs[step])
+    return (
+        f", cpu per 1k deliveries at {theirs[step]['deliveries_per_s']} del/s: "
+        f"{two:.1f} ms (+Redis) vs {one:.1f} ms, **{2 * one / two:.2f}x with a core per worker**"
+    )
 
 
 def table(results):

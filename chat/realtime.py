@@ -27,13 +27,12 @@ from chat.limits import RateLimiter, wait_text
 from chat.sessions import ACCOUNT_GONE, ConnectionRegistry, ended_sessions
 from chat.shared import shared_state
 from d09.env import env_int, env_list
+from d09.fresh_stack import run_on_fresh_stack
 
 logger = logging.getLogger(__name__)
 
 # Event names the client may not send: they belong to the protocol itself.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
-# Async modes where handlers share one stack per green thread.
-GREEN_MODES = frozenset({"eventlet", "gevent"})
 
 
 class ChatServer(socketio.Server):
@@ -75,31 +74,13 @@ class ChatServer(socketio.Server):
             self.eio.disconnect(eio_sid)
 
     def _trigger_event(self, event, namespace, *args):
-        # Handlers run in a short-lived green thread that the connection's reader
-        # waits for: still one event after another, in the order the client sent
-        # them. Why: a green thread keeps every page of Python stack it ever
-        # touched. Run in the reader, which lives as long as the WebSocket, one
-        # connect handler (sessions, the ORM) left each connection ~6 KB heavier
-        # than bare python-socketio for good (bench/README.md, finding 14).
-        if self.eio.async_mode not in GREEN_MODES:
+        # On a fresh green-thread stack that the connection's reader switches to
+        # and waits for: still one event after another, in the order sent, but the
+        # handlers' deep stacks (the ORM) do not stay with every connection for
+        # its whole life (d09/fresh_stack.py).
+        if self.eio.async_mode != "eventlet":
             return super()._trigger_event(event, namespace, *args)
-        outcome, done = {}, self.eio.create_event()
-
-        def run():
-            try:
-                outcome["value"] = super(ChatServer, self)._trigger_event(event, namespace, *args)
-            except BaseException as error:  # re-raised in the reader, as if run there
-                outcome["error"] = error
-            finally:
-                done.set()
-
-        # Not the task's join(): engineio's returns at once for a green thread
-        # that has not started yet.
-        self.start_background_task(run)
-        done.wait()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome.get("value")
+        return run_on_fresh_stack(super()._trigger_event, event, namespace, *args)
 
     def _handle_eio_connect(self, eio_sid, environ):
         result = super()._handle_eio_connect(eio_sid, environ)

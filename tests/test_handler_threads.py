@@ -1,6 +1,5 @@
-"""chat.realtime.ChatServer runs each handler in a short-lived green thread that
-the connection's reader waits for (memory per connection, bench/README.md
-finding 14), with the same results as if it ran in the reader."""
+"""chat.realtime.ChatServer runs each handler on a fresh green-thread stack
+(d09/fresh_stack.py), with the same results as if it ran in the reader."""
 
 import eventlet
 import pytest
@@ -18,12 +17,12 @@ def in_green_thread(function):
     return eventlet.spawn(function).wait()
 
 
-def test_a_handler_runs_in_another_green_thread_and_its_value_comes_back(server):
+def test_a_handler_runs_on_its_own_stack_and_its_value_comes_back(server):
     seen = {}
 
     @server.event
     def message(sid, data):
-        seen["thread"] = eventlet.getcurrent()
+        seen["handler"] = eventlet.getcurrent()
         return {"ok": True, "echo": data}
 
     def reader():
@@ -31,13 +30,14 @@ def test_a_handler_runs_in_another_green_thread_and_its_value_comes_back(server)
         return server._trigger_event("message", "/", "sid", "hello")
 
     assert in_green_thread(reader) == {"ok": True, "echo": "hello"}
-    assert seen["thread"] is not seen["reader"]
-    assert seen["thread"].dead  # it ended with the event: nothing stays per connection
+    assert seen["handler"] is not seen["reader"]
+    assert seen["handler"].dead  # it ended with the event: nothing stays per connection
 
 
 def test_a_refusal_reaches_python_socketio_as_if_raised_in_the_reader(server):
     @server.event
     def connect(sid, environ, auth=None):
+        eventlet.sleep(0)  # the database
         raise socketio.exceptions.ConnectionRefusedError("You are not logged in.")
 
     def reader():
@@ -48,17 +48,13 @@ def test_a_refusal_reaches_python_socketio_as_if_raised_in_the_reader(server):
     assert in_green_thread(reader)
 
 
-def test_the_reader_waits_so_one_clients_events_keep_their_order(server):
-    handled = []
+def test_other_async_modes_run_handlers_where_they_are():
+    threaded = ChatServer(async_mode="threading", connect_timeout=0)
+    seen = {}
 
-    @server.event
+    @threaded.event
     def message(sid, data):
-        eventlet.sleep(0.01 if data == 1 else 0)  # the first one waits (a database)
-        handled.append(data)
+        seen["handler"] = eventlet.getcurrent()
 
-    def reader():
-        for data in (1, 2, 3):
-            server._trigger_event("message", "/", "sid", data)
-        return handled
-
-    assert in_green_thread(reader) == [1, 2, 3]
+    threaded._trigger_event("message", "/", "sid", "x")
+    assert seen["handler"] is eventlet.getcurrent()
