@@ -374,12 +374,12 @@ def real_login_cookie(url):
 
 
 def cpu_mark(server, redis, previous=None, phase=None):
-    """CPU seconds of the workers (and Redis) now; with ``previous``, what the
-    phase used since then goes into ``phase``: its own share, so that CPU per
+    """CPU seconds of the workers (and Redis) now; given a ``phase``, what it used
+    since the ``previous`` mark goes into it: its own share, so that CPU per
     delivery can be compared step by step (the phase event comes after the
     phase and its drain; a few idle seconds of pings are in it)."""
     mark = {"server": server.cpu_seconds(), "redis": cpu_seconds(redis.process.pid) if redis else 0}
-    if previous is not None:
+    if phase is not None:
         phase["server_cpu_s"] = round(mark["server"] - previous["server"], 3)
         if redis:
             phase["redis_cpu_s"] = round(mark["redis"] - previous["redis"], 3)
@@ -411,11 +411,8 @@ def run_generator(config, server, profile=None, redis=None):
         events.append(event)
         if event["event"] == "connected":
             figures["rss_connected_kb"] = server.rss_kb()
-            figures["cpu_at_connected"] = server.cpu_seconds()
-            if redis:
-                figures["redis_cpu_at_connected"] = cpu_seconds(redis.process.pid)
             figures["t_connected"] = time.monotonic()
-            mark = cpu_mark(server, redis)
+            at_connected = mark = cpu_mark(server, redis)
             if len(server.pids) > 1:  # all joined; a few ms of /proc reading
                 figures["conns_per_worker"] = server.connections_per_worker()
             for i, pid in enumerate(server.pids if profile else []):
@@ -439,17 +436,17 @@ def run_generator(config, server, profile=None, redis=None):
             figures["rss_idle_kb"] = server.rss_kb()
             proc.stdin.write("release\n")
             proc.stdin.flush()
-        if event["event"] == "phase" and "t_connected" in figures:
-            mark = cpu_mark(server, redis, mark, event)
         if event["event"] in ("phase", "done") and "t_connected" in figures:
+            now = cpu_mark(server, redis, mark, event if event["event"] == "phase" else None)
+            if event["event"] == "phase":
+                mark = now
             elapsed = time.monotonic() - figures["t_connected"]
             figures["server_cpu_fraction"] = round(
-                (server.cpu_seconds() - figures["cpu_at_connected"]) / elapsed, 3
+                (now["server"] - at_connected["server"]) / elapsed, 3
             )
             if redis:
                 figures["redis_cpu_fraction"] = round(
-                    (cpu_seconds(redis.process.pid) - figures["redis_cpu_at_connected"]) / elapsed,
-                    3,
+                    (now["redis"] - at_connected["redis"]) / elapsed, 3
                 )
             figures["rss_end_kb"] = server.rss_kb()
     proc.wait(timeout=60)
