@@ -24,6 +24,7 @@ from chat.connection import ConnectionRefused, admit, origin_allowed
 from chat.deadlines import Deadlines
 from chat.event_db import with_event_db_connection
 from chat.limits import RateLimiter, wait_text
+from chat.roomlocks import LockReentered, RoomBusy
 from chat.sessions import ACCOUNT_GONE, ConnectionRegistry, ended_sessions
 from chat.shared import shared_state
 from d09.env import env_int, env_list
@@ -44,6 +45,15 @@ class ChatServer(socketio.Server):
     - A client that opens an Engine.IO session but never connects to the
       namespace would be kept for as long as it answers pings: it is dropped
       after ``connect_timeout`` seconds.
+    - python-engineio runs the disconnect of a client wherever it finds the
+      client gone, including inside a send to it: inside another handler's
+      room broadcast, under that room's lock. The disconnect handler then waited
+      for the lock its own green thread held, and the room froze for good
+      (issue 11). Disconnects found by engineio are handled on a green thread
+      of their own, after whatever found them has finished.
+    - A connection whose socket closed while its connect handler was still
+      running (python-socketio skips the disconnect of a half-connected client)
+      is disconnected once the connect is through, so it leaves no ghost.
     """
 
     def __init__(self, *args, connect_timeout=10, **kwargs):
@@ -81,6 +91,18 @@ class ChatServer(socketio.Server):
         if self.eio.async_mode != "eventlet":
             return super()._trigger_event(event, namespace, *args)
         return run_on_fresh_stack(super()._trigger_event, event, namespace, *args)
+
+    def _handle_eio_disconnect(self, eio_sid, reason):
+        self.start_background_task(super()._handle_eio_disconnect, eio_sid, reason)
+
+    def _handle_connect(self, eio_sid, namespace, data):
+        super()._handle_connect(eio_sid, namespace, data)
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or socket.closing:
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+            if sid is not None and self.manager.is_connected(sid, namespace or "/"):
+                logger.info("%s closed while it connected: disconnecting it", eio_sid)
+                self._handle_eio_disconnect(eio_sid, self.reason.TRANSPORT_CLOSE)
 
     def _handle_eio_connect(self, eio_sid, environ):
         result = super()._handle_eio_connect(eio_sid, environ)
@@ -231,9 +253,8 @@ def register_handlers(sio, presence, locks, registry):
         # that contains it: clients de-duplicate by id.
         backlog = messages.history(member.room_id, member.room_slug, after)
         sio.emit("history", backlog, to=sid, ignore_queue=True)
-        sio.save_session(sid, {"member": member})
         sio.enter_room(sid, member.room_slug)
-        registry.add(sid, member.session_key, member.user_id)
+        registry.add(sid, member)
         change = presence.join(sid, member.room_slug, member.username)
         logger.info("%s joined %s (%s)", member.username, member.room_slug, sid)
         try:
@@ -270,31 +291,42 @@ def register_handlers(sio, presence, locks, registry):
         except ConnectionRefused as refusal:
             logger.info("connection %s refused: %s", sid, refusal)
             raise socketio.exceptions.ConnectionRefusedError(str(refusal)) from None
-        except (DatabaseError, RedisError):
-            logger.exception("database or Redis error while accepting %s", sid)
+        except (DatabaseError, RedisError, RoomBusy, LockReentered):
+            logger.exception("database, Redis or room lock error while accepting %s", sid)
             raise socketio.exceptions.ConnectionRefusedError(
                 "The chat is unavailable right now: reload the page in a moment."
             ) from None
 
+    def leave(sid, reason):
+        change = presence.leave(sid)
+        if change is None:
+            return
+        logger.info("%s left %s (%s, %s)", change.user, change.room, sid, reason)
+        if change.changed:
+            sio.emit("left", {"user": change.user}, to=change.room, skip_sid=sid)
+            sio.emit("users", presence.users(change.room), to=change.room, skip_sid=sid)
+
     @sio.event
     def disconnect(sid, reason=None):
-        registry.remove(sid)
-        member = sio.get_session(sid).get("member")
+        member = registry.remove(sid)
         if member is None:
             return
-        with locks.hold(member.room_slug):
-            change = presence.leave(sid)
-            if change is None:
+        try:
+            with locks.hold(member.room_slug):
+                leave(sid, reason)
                 return
-            logger.info("%s left %s (%s, %s)", change.user, change.room, sid, reason)
-            if change.changed:
-                sio.emit("left", {"user": change.user}, to=change.room, skip_sid=sid)
-                sio.emit("users", presence.users(change.room), to=change.room, skip_sid=sid)
+        except (RoomBusy, LockReentered):
+            pass
+        # A leave is never dropped: without the lock, only the order of this
+        # room's broadcasts around it is not guaranteed (logged by the lock).
+        leave(sid, reason)
 
     @sio.event
     @with_event_db_connection
     def message(sid, *args):
-        member = sio.get_session(sid)["member"]
+        member = registry.member(sid)
+        if member is None:  # its disconnect is being handled
+            return {"ok": False, "error": "Not connected to a chat room."}
         try:
             text = messages.clean_text(args[0] if args else None)
             wait = message_limit.take(member.user_id)
@@ -314,8 +346,8 @@ def register_handlers(sio, presence, locks, registry):
         except DatabaseError:
             logger.exception("could not store a message from %s", member.username)
             return {"ok": False, "error": "The message could not be saved, please try again."}
-        except RedisError:
-            logger.exception("Redis failed while %s sent a message", member.username)
+        except (RedisError, RoomBusy, LockReentered):
+            logger.exception("Redis or the room lock failed: message from %s", member.username)
             return {"ok": False, "error": "The chat is busy, please try again."}
         return {"ok": True, "id": stored["id"]}
 

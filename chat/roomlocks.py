@@ -13,6 +13,16 @@ client of a room sees the same sequence.
 - ``RedisRoomLocks``: the local lock, then a Redis lock shared by all
   processes. The local lock first keeps the green threads of one process from
   all polling Redis.
+
+No wait is unbounded, and no green thread waits for a lock it holds itself:
+
+- A room's lock is waited for at most ``wait`` seconds; then ``RoomBusy`` is
+  raised, which the handlers turn into an ack error or a refusal.
+- Taking a room's lock again in the green thread that holds it raises
+  ``LockReentered`` at once: it could only ever wait for itself. That used to
+  freeze a room for good when python-engineio closed a timed-out client in the
+  middle of a broadcast and the disconnect handler ran nested inside it (the
+  server now defers such disconnects; this is the guard behind that rule).
 """
 
 import logging
@@ -21,20 +31,55 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 
-from redis.exceptions import LockError, LockNotOwnedError
+from redis.exceptions import LockNotOwnedError
 
 logger = logging.getLogger(__name__)
 
+# Seconds a change of a room waits for the room's lock before giving up.
+DEFAULT_WAIT = 5
+
+
+class RoomBusy(Exception):
+    """The room's lock was not free within the wait: the change is not made."""
+
+
+class LockReentered(RuntimeError):
+    """A green thread asked for a room lock it holds: it would wait for ever."""
+
 
 class LocalRoomLocks:
-    def __init__(self):
+    def __init__(self, wait=DEFAULT_WAIT):
+        self.wait = wait
         # Rooms are few and long-lived, so their locks are simply kept.
         self._locks = defaultdict(threading.Lock)
+        self._holders = {}  # room -> the thread (green thread) holding its lock
+
+    def held_here(self):
+        """The rooms whose lock the calling (green) thread holds."""
+        me = threading.get_ident()
+        return {room for room, holder in self._holders.items() if holder == me}
 
     @contextmanager
     def hold(self, room):
-        with self._locks[room]:
+        self._take_local(room, time.monotonic() + self.wait)
+        try:
             yield
+        finally:
+            self._release_local(room)
+
+    def _take_local(self, room, deadline):
+        me = threading.get_ident()
+        if self._holders.get(room) == me:
+            logger.error("room %s: a thread asked again for the lock it holds", room)
+            raise LockReentered(f"room {room}: this thread already holds its lock")
+        if not self._locks[room].acquire(timeout=max(deadline - time.monotonic(), 0)):
+            logger.error("room %s stayed locked for %s s: change refused", room, self.wait)
+            raise RoomBusy(f"room {room} stayed locked for {self.wait} s")
+        self._holders[room] = me
+
+    def _release_local(self, room):
+        del self._holders[room]
+        self._locks[room].release()
 
 
 class RedisRoomLocks(LocalRoomLocks):
@@ -42,7 +87,8 @@ class RedisRoomLocks(LocalRoomLocks):
 
     ``timeout``: a lock left by a process that died is free again after it (the
     room's broadcasts wait that long at worst). ``wait``: how long to wait for
-    a lock before giving up with redis.exceptions.LockError. ``poll``: how often
+    the local and the Redis lock together before giving up with ``RoomBusy``.
+    ``poll``: how often
     a waiter retries (redis-py polls; its default of 0.1 s would add latency).
 
     ``handover``: taking and releasing the Redis lock are two round trips, each
@@ -55,12 +101,17 @@ class RedisRoomLocks(LocalRoomLocks):
     """
 
     def __init__(
-        self, client, timeout=10, wait=20, poll=0.005, handover=0.05, prefix="d09:roomlock:"
+        self,
+        client,
+        timeout=10,
+        wait=DEFAULT_WAIT,
+        poll=0.005,
+        handover=0.05,
+        prefix="d09:roomlock:",
     ):
-        super().__init__()
+        super().__init__(wait=wait)
         self.redis = client
         self.timeout = timeout
-        self.wait = wait
         self.poll = poll
         self.handover = handover
         self.prefix = prefix
@@ -70,14 +121,15 @@ class RedisRoomLocks(LocalRoomLocks):
 
     @contextmanager
     def hold(self, room):
-        local = self._locks[room]
+        deadline = time.monotonic() + self.wait
         self._waiting[room] += 1
         try:
-            local.acquire()
+            self._take_local(room, deadline)
         finally:
             self._waiting[room] -= 1
         try:
-            shared, taken = self._handed.pop(room, None) or (self._acquire(room), time.monotonic())
+            handed = self._handed.pop(room, None)
+            shared, taken = handed or (self._acquire(room, deadline), time.monotonic())
             try:
                 yield
             finally:
@@ -91,9 +143,9 @@ class RedisRoomLocks(LocalRoomLocks):
                         self._released_for_others.add(room)
                     _release(shared, room)
         finally:
-            local.release()
+            self._release_local(room)
 
-    def _acquire(self, room):
+    def _acquire(self, room, deadline):
         if room in self._released_for_others:
             self._released_for_others.discard(room)
             time.sleep(self.poll * 2)  # other processes' waiters poll every `poll`
@@ -101,11 +153,12 @@ class RedisRoomLocks(LocalRoomLocks):
             self.prefix + room,
             timeout=self.timeout,
             sleep=self.poll,
-            blocking_timeout=self.wait,
+            blocking_timeout=max(deadline - time.monotonic(), self.poll),
             thread_local=False,
         )
         if not shared.acquire():
-            raise LockError(f"room {room} stayed locked for {self.wait} s")
+            logger.error("room %s stayed locked in Redis for %s s: change refused", room, self.wait)
+            raise RoomBusy(f"room {room} stayed locked for {self.wait} s")
         return shared
 
 

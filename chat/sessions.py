@@ -15,26 +15,39 @@ CHUNK = 500
 
 
 class ConnectionRegistry:
-    """This process's chat connections, by session key and by user."""
+    """This process's chat connections: who each one is (a chat.connection.Member,
+    or anything with ``session_key`` and ``user_id``), by session key and by user.
+
+    Kept here rather than in python-socketio's per-connection session, which
+    lives in the Engine.IO socket and is gone by the time a disconnect that
+    python-engineio found inside a send is handled.
+    """
 
     def __init__(self):
-        self._by_sid = {}  # sid -> (session_key, user_id)
+        self._by_sid = {}  # sid -> member
         self._by_session = defaultdict(set)
         self._by_user = defaultdict(set)
 
-    def add(self, sid, session_key, user_id):
-        self._by_sid[sid] = (session_key, user_id)
-        self._by_session[session_key].add(sid)
-        self._by_user[user_id].add(sid)
+    def add(self, sid, member):
+        self._by_sid[sid] = member
+        self._by_session[member.session_key].add(sid)
+        self._by_user[member.user_id].add(sid)
+
+    def member(self, sid):
+        """Who connection ``sid`` is, or None once it has gone."""
+        return self._by_sid.get(sid)
 
     def remove(self, sid):
-        session_key, user_id = self._by_sid.pop(sid, (None, None))
-        for index, key in ((self._by_session, session_key), (self._by_user, user_id)):
-            sids = index.get(key)
-            if sids is not None:
-                sids.discard(sid)
-                if not sids:
-                    del index[key]
+        """Forget a connection; who it was, or None if it was not known."""
+        member = self._by_sid.pop(sid, None)
+        if member is None:
+            return None
+        for index, key in ((self._by_session, member.session_key), (self._by_user, member.user_id)):
+            sids = index[key]
+            sids.discard(sid)
+            if not sids:
+                del index[key]
+        return member
 
     def sids_of_session(self, session_key):
         return set(self._by_session.get(session_key, ()))
@@ -44,10 +57,12 @@ class ConnectionRegistry:
 
     def sessions(self):
         """session key -> user id, for every session with a live connection."""
-        return {key: self._by_sid[next(iter(sids))][1] for key, sids in self._by_session.items()}
+        return {
+            key: self._by_sid[next(iter(sids))].user_id for key, sids in self._by_session.items()
+        }
 
     def sessions_of_user(self, user_id):
-        return {self._by_sid[sid][0]: user_id for sid in self._by_user.get(user_id, ())}
+        return {self._by_sid[sid].session_key: user_id for sid in self._by_user.get(user_id, ())}
 
 
 def ended_sessions(sessions):

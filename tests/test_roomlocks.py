@@ -5,9 +5,8 @@ import threading
 import time
 
 import pytest
-from redis.exceptions import LockError
 
-from chat.roomlocks import LocalRoomLocks, RedisRoomLocks
+from chat.roomlocks import LocalRoomLocks, LockReentered, RedisRoomLocks, RoomBusy
 from tests.support.server import wait_until
 
 
@@ -19,11 +18,57 @@ def test_local_lock_is_per_room():
     assert not locks._locks["general"].locked()
 
 
+@pytest.fixture(params=["local", "redis"])
+def any_locks(request):
+    """Both kinds of room locks, with a short wait."""
+    if request.param == "local":
+        return LocalRoomLocks(wait=0.3)
+    return RedisRoomLocks(request.getfixturevalue("redis_service").fresh(), wait=0.3)
+
+
+def test_asking_again_for_a_held_lock_fails_at_once_instead_of_waiting_for_itself(any_locks):
+    started = time.monotonic()
+    with any_locks.hold("general"):
+        assert any_locks.held_here() == {"general"}
+        with pytest.raises(LockReentered), any_locks.hold("general"):
+            pass
+        with any_locks.hold("cats"):  # other rooms are other locks
+            assert any_locks.held_here() == {"general", "cats"}
+    assert time.monotonic() - started < 0.2
+    assert any_locks.held_here() == set()
+    with any_locks.hold("general"):  # and the lock is free again afterwards
+        pass
+
+
+def test_a_lock_held_elsewhere_is_waited_for_a_bounded_time(any_locks):
+    taken, release = threading.Event(), threading.Event()
+
+    def holder():
+        with any_locks.hold("general"):
+            taken.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        taken.wait(5)
+        assert any_locks.held_here() == set()  # held by the other thread, not this one
+        started = time.monotonic()
+        with pytest.raises(RoomBusy), any_locks.hold("general"):
+            pass
+        assert 0.25 < time.monotonic() - started < 1.5
+    finally:
+        release.set()
+        thread.join()
+    with any_locks.hold("general"):
+        pass
+
+
 def test_redis_lock_excludes_other_processes_room_by_room(redis_service):
     client = redis_service.fresh()
     one, other = RedisRoomLocks(client), RedisRoomLocks(client, wait=0.3)
     with one.hold("general"):
-        with pytest.raises(LockError), other.hold("general"):
+        with pytest.raises(RoomBusy), other.hold("general"):
             pass
         with other.hold("cats"):
             pass
@@ -102,7 +147,7 @@ def test_another_process_gets_its_turn_in_a_room_kept_busy_here(redis_service):
     try:
         wait_until(lambda: busy._waiting["general"] > 0, message="a queue here")
         started = time.monotonic()
-        with other.hold("general"):  # LockError after 1 s if it starves
+        with other.hold("general"):  # RoomBusy after 1 s if it starves
             waited = time.monotonic() - started
     finally:
         stop.set()

@@ -1,6 +1,7 @@
 """chat.sessions: tracking connections per session, and spotting ended sessions."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,17 +18,24 @@ from chat.sessions import (
 )
 
 
+def member(session_key, user_id):
+    return SimpleNamespace(session_key=session_key, user_id=user_id)
+
+
 def test_registry_indexes_by_session_and_user():
     registry = ConnectionRegistry()
-    registry.add("s1", "key-a", 1)
-    registry.add("s2", "key-a", 1)
-    registry.add("s3", "key-b", 2)
+    first = member("key-a", 1)
+    registry.add("s1", first)
+    registry.add("s2", member("key-a", 1))
+    registry.add("s3", member("key-b", 2))
+    assert registry.member("s1") is first
     assert registry.sids_of_session("key-a") == {"s1", "s2"}
     assert registry.sids_of_user(2) == {"s3"}
     assert registry.sessions() == {"key-a": 1, "key-b": 2}
-    registry.remove("s1")
+    assert registry.remove("s1") is first
+    assert registry.member("s1") is None
     registry.remove("s2")
-    registry.remove("unknown")
+    assert registry.remove("unknown") is None
     assert registry.sids_of_session("key-a") == set()
     assert registry.sessions() == {"key-b": 2}
     assert registry.sessions_of_user(1) == {}

@@ -74,6 +74,17 @@ class LiveServer:
         )
         return slug
 
+    def create_users(self, usernames, password):
+        """Add users to the server's database (idempotent)."""
+        self.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model; U = get_user_model()\n"
+            f"for name in {list(usernames)!r}:\n"
+            "    U.objects.filter(username=name).exists() or "
+            f"U.objects.create_user(username=name, password={password!r})",
+        )
+
     def db_file_handles(self):
         """How many file descriptors the workers hold on the SQLite database file."""
         db_path = self.env["DATABASE_URL"].split("sqlite:///", 1)[1]
