@@ -1,0 +1,1 @@
+"""Tests that run without a server process (real Redis or PostgreSQL allowed)."""
