@@ -44,6 +44,6 @@ def worker_exit(server, worker):
     if app is None:
         return
     try:
-        app.shared.presence.retire()
+        app.backend.presence.retire()
     except Exception as error:  # Redis gone too: the TTL will do it
         server.log.warning("could not retire from the presence: %s", error)

@@ -32,12 +32,12 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from chat import messages  # noqa: E402
 from chat.connection import admit  # noqa: E402
-from chat.event_db import (  # noqa: E402
+from d09.runtime.event_db import (  # noqa: E402
     ConnectionLender,
     event_connections,
     with_event_db_connection,
 )
-from d09.gc_tuning import tune_gc  # noqa: E402
+from d09.runtime.gc_tuning import tune_gc  # noqa: E402
 
 
 def summary(values):

@@ -5,20 +5,17 @@ so it is unit-tested without sockets.
 """
 
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 from importlib import import_module
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from chat.models import Room
-
-
-class ConnectionRefused(Exception):
-    """Why a connection is refused; the message is shown to the user."""
+from chat.payloads import Refused, Schema, message_id, optional
 
 
 @dataclass(frozen=True)
@@ -39,36 +36,37 @@ class Member:
     session_key: str = ""
 
 
+def room_slug(value):
+    if not isinstance(value, str) or not value or len(value) > 100:
+        raise Refused('"room" must be the slug of a chat room.')
+    return value
+
+
+AUTH = Schema(
+    not_an_object='Connect with the auth payload {"room": "<slug>"}.',
+    unexpected="Unexpected auth field(s): {}.",
+    fields={"room": room_slug, "after": optional(message_id("after"))},
+)
+
+
 def parse_auth(auth):
     """Validate the connect payload ``{"room": slug, "after"?: int}``."""
-    if not isinstance(auth, dict):
-        raise ConnectionRefused('Connect with the auth payload {"room": "<slug>"}.')
-    extra = set(auth) - {"room", "after"}
-    if extra:
-        raise ConnectionRefused(f"Unexpected auth field(s): {', '.join(sorted(map(str, extra)))}.")
-    room = auth.get("room")
-    if not isinstance(room, str) or not room or len(room) > 100:
-        raise ConnectionRefused('"room" must be the slug of a chat room.')
-    after = auth.get("after")
-    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
-        raise ConnectionRefused('"after" must be a message id (a whole number >= 0).')
-    return JoinRequest(room_slug=room, after=after)
+    fields = AUTH.validate(auth)
+    return JoinRequest(room_slug=fields["room"], after=fields["after"])
 
 
 def find_room(slug):
     room = Room.objects.filter(slug=slug).first()
     if room is None:
-        raise ConnectionRefused(f"There is no chat room {slug!r}.")
+        raise Refused(f"There is no chat room {slug!r}.")
     return room
 
 
 def session_key_from_environ(environ):
-    try:
-        cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
-    except CookieError:
-        return None
-    morsel = cookie.get(settings.SESSION_COOKIE_NAME)
-    return morsel.value if morsel else None
+    """The session cookie's value, parsed as Django parses the Cookie header
+    for its pages (``SimpleCookie`` gives up on the whole header at the first
+    odd cookie another site or script set, and the chat said "not logged in")."""
+    return parse_cookie(environ.get("HTTP_COOKIE", "")).get(settings.SESSION_COOKIE_NAME)
 
 
 def user_and_session_from_environ(environ):
@@ -80,12 +78,12 @@ def user_and_session_from_environ(environ):
     """
     key = session_key_from_environ(environ)
     if not key:
-        raise ConnectionRefused("You are not logged in.")
+        raise Refused("You are not logged in.")
     engine = import_module(settings.SESSION_ENGINE)
     request = SimpleNamespace(session=engine.SessionStore(key))
     user = get_user(request)
     if not user.is_authenticated:
-        raise ConnectionRefused("You are not logged in.")
+        raise Refused("You are not logged in.")
     return user, key
 
 
@@ -119,7 +117,7 @@ def origin_allowed(origin, environ):
 
 
 def admit(environ, auth):
-    """Check a connection attempt; returns ``(member, after)`` or ConnectionRefused."""
+    """Check a connection attempt; returns ``(member, after)``, or Refused with the reason."""
     request = parse_auth(auth)
     user, session_key = user_and_session_from_environ(environ)
     room = find_room(request.room_slug)

@@ -10,6 +10,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 
 @dataclass
 class _Bucket:
@@ -57,3 +59,17 @@ def wait_text(seconds):
     """'1 second' / '3 seconds', rounded up, for messages shown to people."""
     whole = max(1, math.ceil(seconds))
     return f"{whole} second{'s' if whole != 1 else ''}"
+
+
+def message_limiter():
+    """Per user: MESSAGE_RATE_BURST lines at once, then MESSAGE_RATE_PER_MINUTE."""
+    return RateLimiter(
+        burst=settings.MESSAGE_RATE_BURST, rate=settings.MESSAGE_RATE_PER_MINUTE / 60
+    )
+
+
+def connection_limiter():
+    """Per client address: CONNECT_RATE_BURST attempts at once, then the rate."""
+    return RateLimiter(
+        burst=settings.CONNECT_RATE_BURST, rate=settings.CONNECT_RATE_PER_MINUTE / 60
+    )

@@ -1,8 +1,14 @@
-"""Chat messages: validation, storage and history, with no socket in sight."""
+"""Chat messages: validation, storage and the queries that read them back, with
+no socket in sight.
+
+Every read is one keyset query on the ``(room, -id)`` index: ``latest``,
+``before`` and ``after`` a message id, oldest first on the wire.
+"""
 
 import unicodedata
 
 from chat.models import Message
+from chat.payloads import Refused, Schema
 
 MAX_MESSAGE_LENGTH = 2000
 HISTORY_SIZE = 3
@@ -10,36 +16,37 @@ GAP_FILL_LIMIT = 100
 _KEPT_CONTROL_CHARACTERS = {"\n", "\t"}
 
 
-class MessageRejected(ValueError):
-    """A message the server refuses; the text is shown to the sender as is."""
-
-
-def clean_text(payload):
-    """The text of a ``message`` event payload ``{"text": str}``, or MessageRejected."""
-    if not isinstance(payload, dict):
-        raise MessageRejected('A message must be an object like {"text": "..."}.')
-    extra = set(payload) - {"text"}
-    if extra:
-        raise MessageRejected(f"Unexpected field(s): {', '.join(sorted(map(str, extra)))}.")
-    text = payload.get("text")
-    if not isinstance(text, str):
-        raise MessageRejected("The message text must be a string.")
+def chat_text(value):
+    """A check: the text of a chat line, cleaned; refused when unusable."""
+    if not isinstance(value, str):
+        raise Refused("The message text must be a string.")
     try:
-        text.encode("utf-8")
+        value.encode("utf-8")
     except UnicodeEncodeError:
-        raise MessageRejected("The message contains invalid characters.") from None
+        raise Refused("The message contains invalid characters.") from None
     # Control characters (NUL, escape sequences...) have no place in a chat line
     # and some databases refuse them; newlines and tabs stay.
     text = "".join(
-        ch for ch in text if ch in _KEPT_CONTROL_CHARACTERS or unicodedata.category(ch) != "Cc"
+        ch for ch in value if ch in _KEPT_CONTROL_CHARACTERS or unicodedata.category(ch) != "Cc"
     ).strip()
     if not text:
-        raise MessageRejected("The message is empty.")
+        raise Refused("The message is empty.")
     if len(text) > MAX_MESSAGE_LENGTH:
-        raise MessageRejected(
+        raise Refused(
             f"The message is too long ({len(text)} characters, at most {MAX_MESSAGE_LENGTH})."
         )
     return text
+
+
+MESSAGE = Schema(
+    not_an_object='A message must be an object like {"text": "..."}.',
+    fields={"text": chat_text},
+)
+
+
+def clean_text(*payload):
+    """The text of a ``message`` event's payload ``{"text": str}``, or Refused."""
+    return MESSAGE.validate(*payload)["text"]
 
 
 def as_event(message, room_slug, username):
@@ -59,26 +66,40 @@ def store_message(member, text):
     return as_event(message, member.room_slug, member.username)
 
 
-def newer_in_room(room_slug, after):
-    """Messages of a room newer than ``after``, oldest first (at most GAP_FILL_LIMIT)."""
-    queryset = Message.objects.filter(room__slug=room_slug, id__gt=after).select_related("author")
-    return [
-        as_event(m, room_slug, m.author.get_username())
-        for m in queryset.order_by("id")[:GAP_FILL_LIMIT]
-    ]
+def _in_room(room_id):
+    return Message.objects.filter(room_id=room_id).select_related("author")
+
+
+def _wire(messages, room_slug):
+    return [as_event(m, room_slug, m.author.get_username()) for m in messages]
+
+
+def _newest(queryset, room_slug, limit):
+    """The newest ``limit`` messages of ``queryset``, oldest first."""
+    return _wire(reversed(queryset.order_by("-id")[:limit]), room_slug)
+
+
+def before(room_id, room_slug, message_id, limit):
+    """The ``limit`` messages just before ``message_id`` (None: the newest),
+    oldest first."""
+    queryset = _in_room(room_id)
+    if message_id is not None:
+        queryset = queryset.filter(id__lt=message_id)
+    return _newest(queryset, room_slug, limit)
+
+
+def after(room_id, room_slug, message_id, limit):
+    """The first ``limit`` messages after ``message_id``, oldest first."""
+    return _wire(_in_room(room_id).filter(id__gt=message_id).order_by("id")[:limit], room_slug)
 
 
 def history(room_id, room_slug, after=None):
     """Messages for a joiner, oldest first, in one query.
 
-    Without ``after``: the last HISTORY_SIZE messages of the room. With ``after``
-    (the newest id a reconnecting page already shows): the messages newer than
-    it, at most GAP_FILL_LIMIT of the newest.
+    Without ``after``: the last HISTORY_SIZE messages of the room. With it (the
+    newest id a reconnecting page already shows): the messages newer than it,
+    at most GAP_FILL_LIMIT of the newest.
     """
-    queryset = Message.objects.filter(room_id=room_id).select_related("author")
-    limit = HISTORY_SIZE
-    if after is not None:
-        queryset = queryset.filter(id__gt=after)
-        limit = GAP_FILL_LIMIT
-    newest_first = list(queryset.order_by("-id")[:limit])
-    return [as_event(m, room_slug, m.author.get_username()) for m in reversed(newest_first)]
+    if after is None:
+        return before(room_id, room_slug, None, HISTORY_SIZE)
+    return _newest(_in_room(room_id).filter(id__gt=after), room_slug, GAP_FILL_LIMIT)

@@ -146,6 +146,15 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# d09.middleware.ContentSecurityPolicyMiddleware; empty turns the header off.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    # Only our own files may run or style the page: no inline script anywhere, so
+    # even a missed escape could not execute. 'self' covers ws:/wss: to this host.
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
@@ -158,6 +167,52 @@ if HTTPS:
         # Preloading is a commitment of the domain's owner, not a default we can
         # make for every deployer: opt in with SECURE_HSTS_PRELOAD=1.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# The chat's real-time side (README, "Environment variables"). Every value the
+# server reads from the environment is read here, once, into a named setting.
+
+# Shared state between processes: unset = one process, everything in memory.
+REDIS_URL = env_str("REDIS_URL")
+# With Redis: seconds without a heartbeat after which a process counts as dead.
+PRESENCE_TTL = env_int("PRESENCE_TTL", 15)
+
+# Engine.IO / Socket.IO (seconds, bytes). The server pings every interval and
+# drops a client that does not answer within the timeout.
+SIO_ASYNC_MODE = env_str("SIO_ASYNC_MODE")  # empty: what the worker patched
+SIO_PING_INTERVAL = env_int("SIO_PING_INTERVAL", 10)
+SIO_PING_TIMEOUT = env_int("SIO_PING_TIMEOUT", 10)
+SIO_MAX_PAYLOAD = env_int("SIO_MAX_PAYLOAD", 64 * 1024)
+# Long-polling needs sticky sessions, so with several processes (Redis) the
+# default is WebSocket only; the page uses nothing else.
+SIO_TRANSPORTS = env_list(
+    "SIO_TRANSPORTS", default="websocket" if REDIS_URL else "websocket,polling"
+)
+SIO_CONNECT_TIMEOUT = env_int("SIO_CONNECT_TIMEOUT", 10)
+WS_COMPRESSION = env_bool("WS_COMPRESSION")
+
+# Flood control (token buckets): a burst, then a steady rate. 0 turns one off.
+MESSAGE_RATE_BURST = env_int("MESSAGE_RATE_BURST", 10)
+MESSAGE_RATE_PER_MINUTE = env_int("MESSAGE_RATE_PER_MINUTE", 120)
+CONNECT_RATE_BURST = env_int("CONNECT_RATE_BURST", 30)
+CONNECT_RATE_PER_MINUTE = env_int("CONNECT_RATE_PER_MINUTE", 120)
+
+# Seconds a change of a room waits for the room's lock before it is refused.
+ROOM_LOCK_WAIT = env_int("ROOM_LOCK_WAIT", 5)
+# How often each worker re-checks the Django sessions of its chat connections.
+SESSION_RECHECK_SECONDS = env_int("SESSION_RECHECK_SECONDS", 30)
+
+# Database connections lent to event handlers (d09/runtime/event_db.py).
+EVENT_DB_IDLE_CONNECTIONS = env_int("EVENT_DB_IDLE_CONNECTIONS", 8)
+EVENT_DB_CHECK_IDLE_SECONDS = env_int("EVENT_DB_CHECK_IDLE_SECONDS", 10)
+
+# The worker's garbage collector (d09/runtime/gc_tuning.py): three thresholds
+# "gen0,gen1,gen2" (empty: ours), and the pause logged as slow, in ms.
+GC_THRESHOLD = env_str("GC_THRESHOLD")
+GC_SLOW_MS = env_int("GC_SLOW_MS", 100)
+
+# ``python sio_server.py`` (eventlet's own server) listens here.
+SERVE_HOST = env_str("HOST", "127.0.0.1")
+SERVE_PORT = env_int("PORT", 8000)
 
 LOGGING = {
     "version": 1,

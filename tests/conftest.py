@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from tests.support.browser import BrowserFactory
+from tests.support.clock import FakeClock
 from tests.support.server import DEMO_PASSWORD, LiveServer, login
 from tests.support.sio import connected
 
@@ -82,17 +83,17 @@ def servers(live_server_env, tmp_path):
 
 
 @pytest.fixture
-def alice(server):
+def alice_session(server):
     return login(server.url, "alice", DEMO_PASSWORD)
 
 
 @pytest.fixture
-def bob(server):
+def bob_session(server):
     return login(server.url, "bob", DEMO_PASSWORD)
 
 
 @pytest.fixture
-def carol(server):
+def carol_session(server):
     return login(server.url, "carol", DEMO_PASSWORD)
 
 
@@ -141,3 +142,9 @@ def clients(server):
     yield Clients()
     for client in opened:
         client.close()
+
+
+@pytest.fixture
+def clock():
+    """A fake clock (tests/support/clock.py) for code that takes ``clock=``."""
+    return FakeClock()

@@ -17,9 +17,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from chat import messages
+from chat.backends.memory import InMemoryPresence
 from chat.connection import Member
 from chat.models import Room
-from chat.presence import InMemoryPresence
+from chat.payloads import Refused
 
 presence = InMemoryPresence()
 
@@ -89,7 +90,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             text = messages.clean_text({"text": content.get("text")})
-        except messages.MessageRejected as rejection:
+        except Refused as rejection:
             await self.send_json({"type": "ack", "ack": ack, "ok": False, "error": str(rejection)})
             return
         stored = await store(self.member, text)

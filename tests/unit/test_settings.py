@@ -1,11 +1,10 @@
 """Settings come from the environment with safe defaults (checked in fresh processes)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from tests.support.process import run
 from tests.support.server import ROOT
 
 PRODUCTION = {
@@ -14,20 +13,6 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "chat.example.com",
     "DEBUG": "0",
 }
-
-
-def run(code_or_args, env):
-    args = code_or_args if isinstance(code_or_args, list) else ["-c", code_or_args]
-    # An explicit empty value beats the project's .env file (real variables win).
-    base = {
-        "PATH": "/usr/bin:/bin",
-        "SECRET_KEY": "",
-        "DEBUG": "",
-        "DJANGO_SETTINGS_MODULE": "d09.settings",
-    }
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True
-    )
 
 
 def settings_of(env, *names):

@@ -3,16 +3,7 @@
 from chat.limits import RateLimiter, wait_text
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-def test_burst_then_refill():
-    clock = FakeClock()
+def test_burst_then_refill(clock):
     limiter = RateLimiter(burst=3, rate=1.0, clock=clock)
     assert [limiter.take("alice") for _ in range(3)] == [0, 0, 0]
     assert limiter.take("alice") == 1.0
@@ -22,15 +13,14 @@ def test_burst_then_refill():
     assert limiter.take("alice") == 0
 
 
-def test_keys_are_independent():
-    limiter = RateLimiter(burst=1, rate=0.1, clock=FakeClock())
+def test_keys_are_independent(clock):
+    limiter = RateLimiter(burst=1, rate=0.1, clock=clock)
     assert limiter.take("alice") == 0
     assert limiter.take("alice") > 0
     assert limiter.take("bob") == 0
 
 
-def test_normal_chat_speed_is_never_limited():
-    clock = FakeClock()
+def test_normal_chat_speed_is_never_limited(clock):
     limiter = RateLimiter(burst=10, rate=2.0, clock=clock)
     # A fast typist: a line every 0.6 s for ten minutes.
     for _ in range(1000):
@@ -38,13 +28,12 @@ def test_normal_chat_speed_is_never_limited():
         clock.now += 0.6
 
 
-def test_zero_disables_the_limit():
-    limiter = RateLimiter(burst=0, rate=0, clock=FakeClock())
+def test_zero_disables_the_limit(clock):
+    limiter = RateLimiter(burst=0, rate=0, clock=clock)
     assert all(limiter.take("alice") == 0 for _ in range(10_000))
 
 
-def test_memory_stays_bounded():
-    clock = FakeClock()
+def test_memory_stays_bounded(clock):
     limiter = RateLimiter(burst=2, rate=1.0, clock=clock)
     for i in range(20_000):
         limiter.take(f"address-{i}")

@@ -42,7 +42,7 @@ def test_registry_indexes_by_session_and_user():
 
 
 @pytest.fixture
-def alice(db):
+def alice_user(db):
     return get_user_model().objects.create_user("alice", password="first password")
 
 
@@ -52,44 +52,44 @@ def logged_in_session(user):
     return client.session.session_key
 
 
-def test_valid_sessions_are_kept(alice):
-    key = logged_in_session(alice)
-    assert ended_sessions({key: alice.pk}) == {}
+def test_valid_sessions_are_kept(alice_user):
+    key = logged_in_session(alice_user)
+    assert ended_sessions({key: alice_user.pk}) == {}
 
 
-def test_logged_out_or_expired_sessions_end(alice):
-    gone, expired = logged_in_session(alice), logged_in_session(alice)
+def test_logged_out_or_expired_sessions_end(alice_user):
+    gone, expired = logged_in_session(alice_user), logged_in_session(alice_user)
     Session.objects.filter(session_key=gone).delete()
     Session.objects.filter(session_key=expired).update(
         expire_date=timezone.now() - timedelta(seconds=1)
     )
-    assert ended_sessions({gone: alice.pk, expired: alice.pk}) == {
+    assert ended_sessions({gone: alice_user.pk, expired: alice_user.pk}) == {
         gone: SESSION_ENDED,
         expired: SESSION_ENDED,
     }
 
 
-def test_password_change_ends_sessions(alice):
-    key = logged_in_session(alice)
-    alice.set_password("second password")
-    alice.save()
-    assert ended_sessions({key: alice.pk}) == {key: SESSION_ENDED}
+def test_password_change_ends_sessions(alice_user):
+    key = logged_in_session(alice_user)
+    alice_user.set_password("second password")
+    alice_user.save()
+    assert ended_sessions({key: alice_user.pk}) == {key: SESSION_ENDED}
 
 
-def test_deactivated_or_deleted_users_end(alice):
+def test_deactivated_or_deleted_users_end(alice_user):
     bob = get_user_model().objects.create_user("bob", password="x")
-    alice_key, bob_key = logged_in_session(alice), logged_in_session(bob)
-    alice.is_active = False
-    alice.save()
+    alice_key, bob_key = logged_in_session(alice_user), logged_in_session(bob)
+    alice_user.is_active = False
+    alice_user.save()
     bob_id = bob.pk
     bob.delete()
-    ended = ended_sessions({alice_key: alice.pk, bob_key: bob_id})
+    ended = ended_sessions({alice_key: alice_user.pk, bob_key: bob_id})
     assert ended[alice_key] == ACCOUNT_INACTIVE
     # Deleting a user deletes nothing in the session table: the user is gone.
     assert ended[bob_key] in {ACCOUNT_GONE, SESSION_ENDED}
 
 
-def test_many_sessions_take_few_queries(alice, django_assert_max_num_queries):
-    keys = {logged_in_session(alice): alice.pk for _ in range(30)}
+def test_many_sessions_take_few_queries(alice_user, django_assert_max_num_queries):
+    keys = {logged_in_session(alice_user): alice_user.pk for _ in range(30)}
     with django_assert_max_num_queries(2):
         assert ended_sessions(keys) == {}

@@ -1,4 +1,4 @@
-"""chat.roomlocks: one change of a room at a time, across processes (real Redis)."""
+"""Room locks (chat/backends): one change of a room at a time, across processes (real Redis)."""
 
 import logging
 import threading
@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from chat.roomlocks import LocalRoomLocks, LockReentered, RedisRoomLocks, RoomBusy
+from chat.backends.base import LockReentered, RoomBusy
+from chat.backends.memory import LocalRoomLocks
+from chat.backends.redis import RedisRoomLocks
 from tests.support.server import wait_until
 
 
@@ -80,7 +82,7 @@ def test_redis_lock_excludes_other_processes_room_by_room(redis_service):
 def test_a_lock_that_expired_while_held_is_logged(redis_service, caplog):
     client = redis_service.fresh()
     locks = RedisRoomLocks(client, timeout=0.2)
-    with caplog.at_level(logging.WARNING, logger="chat.roomlocks"), locks.hold("general"):
+    with caplog.at_level(logging.WARNING, logger="chat.backends.redis"), locks.hold("general"):
         wait_until(lambda: not client.exists("d09:roomlock:general"), message="expiry")
     assert "expired while held" in caplog.text
 

@@ -151,10 +151,10 @@ def test_oversized_frame_closes_only_that_connection(tight_server, on_tight):
     assert watcher.send("after the oversized frame")["ok"]
 
 
-def test_logout_in_another_tab_closes_that_sessions_sockets(server, alice, clients):
-    tab = clients.open(alice, "general")
+def test_logout_in_another_tab_closes_that_sessions_sockets(server, alice_session, clients):
+    tab = clients.open(alice_session, "general")
     tab.wait_for("joined")
-    assert csrf_post(alice.session, server.url, "/account/logout", {}).status_code == 200
+    assert csrf_post(alice_session.session, server.url, "/account/logout", {}).status_code == 200
     assert tab.wait_for("session_ended", timeout=5) == {"reason": "You logged out."}
     wait_until(lambda: not tab.sio.connected, timeout=5, message="socket closed")
 

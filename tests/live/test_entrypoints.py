@@ -4,9 +4,9 @@
 import pytest
 import requests
 
+from tests.support.process import run
 from tests.support.server import login
 from tests.support.sio import connected
-from tests.test_settings import run
 
 pytestmark = pytest.mark.server
 

@@ -5,7 +5,7 @@ import greenlet
 import pytest
 from eventlet import hubs
 
-from d09.fresh_stack import run_on_fresh_stack
+from d09.runtime.fresh_stack import run_on_fresh_stack
 
 
 def in_green_thread(function):

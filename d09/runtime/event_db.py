@@ -31,25 +31,40 @@ import contextlib
 import functools
 import time
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
-
-from d09.env import env_int
-
-# Checked before lending if idle longer than this (seconds): what a restarted
-# database or a proxy's idle timeout leaves behind is found before use.
-HEALTH_CHECK_AFTER = 10
 
 
 class ConnectionLender:
     def __init__(self, alias=DEFAULT_DB_ALIAS, keep_idle=None, health_check_after=None):
         self.alias = alias
-        if keep_idle is None:
-            keep_idle = env_int("EVENT_DB_IDLE_CONNECTIONS", 8)
-        self.keep_idle = keep_idle
-        if health_check_after is None:
-            health_check_after = env_int("EVENT_DB_CHECK_IDLE_SECONDS", HEALTH_CHECK_AFTER)
-        self.health_check_after = health_check_after
+        # None: the settings, read when used (the lender exists before settings
+        # are configured). health_check_after: idle seconds after which a
+        # connection is checked before it is lent (a restarted database or a
+        # proxy's idle timeout leaves broken ones behind).
+        self._keep_idle = keep_idle
+        self._health_check_after = health_check_after
         self._idle = []  # (connection, time it came back), newest last
+
+    @property
+    def keep_idle(self):
+        if self._keep_idle is None:
+            return settings.EVENT_DB_IDLE_CONNECTIONS
+        return self._keep_idle
+
+    @keep_idle.setter
+    def keep_idle(self, count):
+        self._keep_idle = count
+
+    @property
+    def health_check_after(self):
+        if self._health_check_after is None:
+            return settings.EVENT_DB_CHECK_IDLE_SECONDS
+        return self._health_check_after
+
+    @health_check_after.setter
+    def health_check_after(self, seconds):
+        self._health_check_after = seconds
 
     def lends(self):
         """False for an in-memory SQLite database (each connection would see its

@@ -1,38 +1,27 @@
-"""The worker's garbage-collector settings (d09/gc_tuning.py): frozen start-up
+"""The worker's garbage-collector settings (d09/runtime/gc_tuning.py): frozen start-up
 objects, rare collections, slow pauses logged, and a clear error for a bad value."""
 
 import logging
 
 import pytest
 
-from d09.gc_tuning import DEFAULT_THRESHOLDS, SlowCollectionLog, thresholds_from_env
-from tests.test_settings import run
+from d09.runtime.gc_tuning import DEFAULT_THRESHOLDS, SlowCollectionLog, parse_thresholds
+from tests.support.process import run
 
 
-def test_default_thresholds_make_collections_rare(monkeypatch):
-    monkeypatch.delenv("GC_THRESHOLD", raising=False)
-    assert thresholds_from_env() == DEFAULT_THRESHOLDS
+def test_default_thresholds_make_collections_rare():
+    assert parse_thresholds("") == DEFAULT_THRESHOLDS
     assert DEFAULT_THRESHOLDS[0] >= 10_000  # Python's default is 700
 
 
-def test_thresholds_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv("GC_THRESHOLD", " 700, 10,10 ")
-    assert thresholds_from_env() == (700, 10, 10)
+def test_thresholds_are_three_numbers():
+    assert parse_thresholds(" 700, 10,10 ") == (700, 10, 10)
 
 
 @pytest.mark.parametrize("value", ["lots", "700,10", "700,10,10,10", "0,10,10", "-1,2,3"])
-def test_a_bad_threshold_is_a_clear_error(monkeypatch, value):
-    monkeypatch.setenv("GC_THRESHOLD", value)
+def test_a_bad_threshold_is_a_clear_error(value):
     with pytest.raises(ValueError, match="GC_THRESHOLD must be three positive whole numbers"):
-        thresholds_from_env()
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
+        parse_thresholds(value)
 
 
 def collection(log, clock, seconds, generation=2):
@@ -41,19 +30,17 @@ def collection(log, clock, seconds, generation=2):
     log("stop", {"generation": generation, "collected": 42, "uncollectable": 0})
 
 
-def test_a_slow_collection_is_logged(caplog):
-    clock = FakeClock()
+def test_a_slow_collection_is_logged(caplog, clock):
     log = SlowCollectionLog(slow_ms=100, clock=clock)
-    with caplog.at_level(logging.WARNING, logger="d09.gc_tuning"):
+    with caplog.at_level(logging.WARNING, logger="d09.runtime.gc_tuning"):
         collection(log, clock, 0.250)
     assert "garbage collection (generation 2) paused the worker for 250 ms" in caplog.text
     assert "42 objects collected" in caplog.text
 
 
-def test_a_quick_collection_is_not_logged(caplog):
-    clock = FakeClock()
+def test_a_quick_collection_is_not_logged(caplog, clock):
     log = SlowCollectionLog(slow_ms=100, clock=clock)
-    with caplog.at_level(logging.WARNING, logger="d09.gc_tuning"):
+    with caplog.at_level(logging.WARNING, logger="d09.runtime.gc_tuning"):
         collection(log, clock, 0.020, generation=0)
     assert caplog.text == ""
 

@@ -32,7 +32,7 @@
 
 import types
 
-from d09.env import env_bool
+from django.conf import settings
 
 EXTENSIONS_KEY = "HTTP_SEC_WEBSOCKET_EXTENSIONS"
 
@@ -62,7 +62,7 @@ def direct_call(app):
 def websocket_middleware(app, async_mode="eventlet", allow_compression=None):
     """``app`` behind the three rules of this module's docstring."""
     if allow_compression is None:
-        allow_compression = env_bool("WS_COMPRESSION")
+        allow_compression = settings.WS_COMPRESSION
     hand_over_socket = async_mode == "eventlet"
     call_app = direct_call(app)
 

@@ -1,21 +1,8 @@
-"""chat.deadlines: one queue of equal timeouts, checked at its head."""
+"""d09.runtime.deadlines: one queue of equal timeouts, checked at its head."""
 
 import pytest
 
-from chat.deadlines import Deadlines
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
+from d09.runtime.deadlines import Deadlines
 
 
 def test_nothing_is_due_before_its_time(clock):

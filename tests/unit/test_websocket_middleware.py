@@ -5,10 +5,9 @@ app is called without an extra C-level frame."""
 import types
 
 import engineio
-import pytest
 import socketio
 
-from d09.websocket_middleware import (
+from d09.runtime.websocket_middleware import (
     EXTENSIONS_KEY,
     SocketInput,
     direct_call,
@@ -41,27 +40,24 @@ def seen_by_app(**options):
     return seen
 
 
-def test_the_offer_is_removed_by_default(monkeypatch):
-    monkeypatch.delenv("WS_COMPRESSION", raising=False)
+def test_the_offer_is_removed_by_default():
     seen = seen_by_app()
     assert EXTENSIONS_KEY not in seen
     assert seen["HTTP_UPGRADE"] == "websocket"  # the rest of the handshake is untouched
 
 
-@pytest.mark.parametrize("value", ["1", "true", "yes"])
-def test_ws_compression_keeps_the_offer(monkeypatch, value):
-    monkeypatch.setenv("WS_COMPRESSION", value)
+def test_ws_compression_keeps_the_offer(settings):
+    settings.WS_COMPRESSION = True
     seen = seen_by_app()
     assert seen[EXTENSIONS_KEY] == OFFER
 
 
-def test_explicit_argument_wins_over_the_environment(monkeypatch):
-    monkeypatch.setenv("WS_COMPRESSION", "1")
+def test_explicit_argument_wins_over_the_setting(settings):
+    settings.WS_COMPRESSION = True
     assert EXTENSIONS_KEY not in seen_by_app(allow_compression=False)
 
 
-def test_requests_without_an_offer_pass_through(monkeypatch):
-    monkeypatch.delenv("WS_COMPRESSION", raising=False)
+def test_requests_without_an_offer_pass_through():
     middleware = websocket_middleware(lambda environ, start: [environ["PATH_INFO"]])
     assert middleware({"PATH_INFO": "/account"}, None) == ["/account"]
 

@@ -6,7 +6,9 @@ are two processes of one deployment.
 
 import pytest
 
-from chat.presence import Change, InMemoryPresence, RedisPresence
+from chat.backends.base import Change
+from chat.backends.memory import InMemoryPresence
+from chat.backends.redis import RedisPresence
 from tests.support.server import wait_until
 
 
@@ -32,9 +34,13 @@ def process(client, ttl=15):
 
 
 def test_join_and_leave_change_the_list(presence):
-    assert presence.join("s1", "general", "alice") == Change("general", "alice", changed=True)
+    joined = presence.join("s1", "general", "alice")
+    assert joined == Change("general", "alice", changed=True, joined=True)
+    assert joined.event == "joined"
     assert presence.users("general") == ["alice"]
-    assert presence.leave("s1") == Change("general", "alice", changed=True)
+    left = presence.leave("s1")
+    assert left == Change("general", "alice", changed=True)
+    assert left.event == "left"
     assert presence.users("general") == []
 
 
@@ -131,7 +137,7 @@ def test_a_process_declared_dead_by_mistake_comes_back(redis_client):
     assert left == [Change("general", "alice", changed=True)]
     assert survivor.users("general") == []
     # Its next heartbeat notices and puts its connections back.
-    assert starved.heartbeat() == [Change("general", "alice", changed=True)]
+    assert starved.heartbeat() == [Change("general", "alice", changed=True, joined=True)]
     assert survivor.users("general") == ["alice"]
     assert starved.leave("a1") == Change("general", "alice", changed=True)
 
@@ -153,5 +159,10 @@ def test_a_retired_process_is_reaped_at_once(redis_client):
     assert survivor.reap() == [Change("general", "alice", changed=True)]
 
 
-def test_memory_presence_retires_quietly():
-    InMemoryPresence().retire()
+def test_retiring_changes_nothing_the_process_itself_still_serves(presence):
+    # A stopping worker retires first and serves its last moments: its own
+    # connections stay counted (only another process's reap removes them).
+    presence.join("s1", "general", "alice")
+    presence.retire()
+    assert presence.users("general") == ["alice"]
+    assert presence.leave("s1") == Change("general", "alice", changed=True)

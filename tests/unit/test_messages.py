@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from chat import messages
 from chat.connection import Member
 from chat.models import Message, Room
+from chat.payloads import Refused
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def rooms(db):
 
 
 @pytest.fixture
-def alice(db):
+def alice_user(db):
     return get_user_model().objects.create_user("alice", password="pw-not-used-here")
 
 
@@ -64,12 +65,12 @@ def test_clean_text_accepts(payload, expected):
     ],
 )
 def test_clean_text_refuses_with_a_readable_reason(payload, reason):
-    with pytest.raises(messages.MessageRejected, match=reason):
+    with pytest.raises(Refused, match=reason):
         messages.clean_text(payload)
 
 
-def test_store_message_returns_the_wire_form(rooms, alice):
-    event = post(alice, rooms["general"], "hello")
+def test_store_message_returns_the_wire_form(rooms, alice_user):
+    event = post(alice_user, rooms["general"], "hello")
     stored = Message.objects.get(pk=event["id"])
     assert event == {
         "id": stored.id,
@@ -81,34 +82,37 @@ def test_store_message_returns_the_wire_form(rooms, alice):
     assert event["created"].endswith("Z")
 
 
-def test_history_is_the_three_newest_oldest_first(rooms, alice):
-    ids = [post(alice, rooms["general"], f"m{i}")["id"] for i in range(5)]
+def test_history_is_the_three_newest_oldest_first(rooms, alice_user):
+    ids = [post(alice_user, rooms["general"], f"m{i}")["id"] for i in range(5)]
     history = messages.history(rooms["general"].pk, "general")
     assert [m["id"] for m in history] == ids[-3:]
     assert [m["text"] for m in history] == ["m2", "m3", "m4"]
 
 
-def test_history_is_per_room(rooms, alice):
-    post(alice, rooms["general"], "in general")
-    post(alice, rooms["cats"], "in cats")
+def test_history_is_per_room(rooms, alice_user):
+    post(alice_user, rooms["general"], "in general")
+    post(alice_user, rooms["cats"], "in cats")
     assert [m["text"] for m in messages.history(rooms["cats"].pk, "cats")] == ["in cats"]
     assert messages.history(rooms["random"].pk, "random") == []
 
 
-def test_history_after_an_id_fills_the_gap(rooms, alice):
-    ids = [post(alice, rooms["general"], f"m{i}")["id"] for i in range(6)]
+def test_history_after_an_id_fills_the_gap(rooms, alice_user):
+    ids = [post(alice_user, rooms["general"], f"m{i}")["id"] for i in range(6)]
     gap = messages.history(rooms["general"].pk, "general", after=ids[1])
     assert [m["id"] for m in gap] == ids[2:]
 
 
-def test_gap_fill_is_bounded(rooms, alice):
-    ids = [post(alice, rooms["general"], f"m{i}")["id"] for i in range(messages.GAP_FILL_LIMIT + 5)]
+def test_gap_fill_is_bounded(rooms, alice_user):
+    ids = [
+        post(alice_user, rooms["general"], f"m{i}")["id"]
+        for i in range(messages.GAP_FILL_LIMIT + 5)
+    ]
     gap = messages.history(rooms["general"].pk, "general", after=0)
     assert [m["id"] for m in gap] == ids[-messages.GAP_FILL_LIMIT :]
 
 
-def test_history_is_one_query(rooms, alice, django_assert_num_queries):
+def test_history_is_one_query(rooms, alice_user, django_assert_num_queries):
     for i in range(4):
-        post(alice, rooms["general"], f"m{i}")
+        post(alice_user, rooms["general"], f"m{i}")
     with django_assert_num_queries(1):
         messages.history(rooms["general"].pk, "general")

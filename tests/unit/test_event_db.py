@@ -10,7 +10,7 @@ as the server does, on a real SQLite file or a real PostgreSQL server.
 import json
 import textwrap
 
-from tests.test_settings import run
+from tests.support.process import run
 
 PRELUDE = textwrap.dedent(
     """
@@ -21,7 +21,7 @@ PRELUDE = textwrap.dedent(
     from django.core.management import call_command
     call_command("migrate", verbosity=0)
     from django.db import DatabaseError, connections
-    from chat.event_db import event_connections, with_event_db_connection
+    from d09.runtime.event_db import event_connections, with_event_db_connection
     from chat.models import Room
 
     used = []

@@ -23,24 +23,25 @@ What ``tune_gc()`` does, once per worker after the app is loaded:
 3. Log a warning for any collection that pauses the worker longer than
    ``GC_SLOW_MS`` (100 ms by default), so that a pause is visible in the logs.
 
-``GC_THRESHOLD="700,10,10"`` restores Python's defaults.
+``GC_THRESHOLD="700,10,10"`` restores Python's defaults (both are Django
+settings read from the environment in d09/settings.py).
 """
 
 import gc
 import logging
 import time
 
-from d09.env import env_int, env_str
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLDS = (50_000, 20, 100)
-DEFAULT_SLOW_MS = 100
 
 
-def thresholds_from_env(name="GC_THRESHOLD"):
-    """GC_THRESHOLD as three whole numbers (``gc.set_threshold``), or the defaults."""
-    value = env_str(name)
+def parse_thresholds(value, name="GC_THRESHOLD"):
+    """``"50000,20,100"`` as three whole numbers (``gc.set_threshold``); the
+    defaults for an empty value; ValueError naming ``name`` for anything else."""
+    value = (value or "").strip()
     if not value:
         return DEFAULT_THRESHOLDS
     parts = [part.strip() for part in value.split(",")]
@@ -86,8 +87,8 @@ class SlowCollectionLog:
 
 def tune_gc():
     """Apply the settings above to this process; returns the thresholds set."""
-    thresholds = thresholds_from_env()
-    slow_ms = env_int("GC_SLOW_MS", DEFAULT_SLOW_MS)
+    thresholds = parse_thresholds(settings.GC_THRESHOLD)
+    slow_ms = settings.GC_SLOW_MS
     gc.collect()
     gc.freeze()
     gc.set_threshold(*thresholds)

@@ -17,39 +17,43 @@ def test_anonymous_connection_is_refused(server):
     assert "not logged in" in refusal_of(server.url, auth={"room": "general"})
 
 
-def test_unknown_room_is_refused(server, alice):
-    assert "no chat room" in refusal_of(server.url, logged_in=alice, room="no-such-room")
+def test_unknown_room_is_refused(server, alice_session):
+    assert "no chat room" in refusal_of(server.url, logged_in=alice_session, room="no-such-room")
 
 
 @pytest.mark.parametrize("auth", [{}, {"room": 5}, {"room": "general", "after": "x"}])
-def test_malformed_auth_is_refused(server, alice, auth):
-    assert refusal_of(server.url, logged_in=alice, auth=auth)
+def test_malformed_auth_is_refused(server, alice_session, auth):
+    assert refusal_of(server.url, logged_in=alice_session, auth=auth)
 
 
-def test_foreign_origin_is_refused_and_own_origin_accepted(server, alice, clients):
+def test_foreign_origin_is_refused_and_own_origin_accepted(server, alice_session, clients):
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        RawSocket(server.url, cookie=alice.cookie, origin="http://evil.example")
+        RawSocket(server.url, cookie=alice_session.cookie, origin="http://evil.example")
     assert refused.value.status_code == 400
-    own = RawSocket(server.url, cookie=alice.cookie, origin=server.url)
+    own = RawSocket(server.url, cookie=alice_session.cookie, origin=server.url)
     frames = own.connect_namespace({"room": "general"})
     assert frames[-1].startswith("40{")
     own.close()
 
 
-def test_joiner_gets_history_then_own_join_notice_and_user_list(server, alice, clients, fresh_room):
-    client = clients.open(alice, fresh_room)
+def test_joiner_gets_history_then_own_join_notice_and_user_list(
+    server, alice_session, clients, fresh_room
+):
+    client = clients.open(alice_session, fresh_room)
     assert client.wait_for("history") == []
     assert client.wait_for("joined") == {"user": "alice"}
     client.wait_users(["alice"])
 
 
-def test_history_is_the_last_three_messages_oldest_first(server, alice, bob, clients, fresh_room):
-    writer = clients.open(alice, fresh_room)
+def test_history_is_the_last_three_messages_oldest_first(
+    server, alice_session, bob_session, clients, fresh_room
+):
+    writer = clients.open(alice_session, fresh_room)
     acks = [writer.send(f"history {i}") for i in range(5)]
     assert all(ack["ok"] for ack in acks)
     ids = [ack["id"] for ack in acks]
 
-    late = clients.open(bob, fresh_room)
+    late = clients.open(bob_session, fresh_room)
     history = late.wait_for("history")
     assert [m["id"] for m in history] == ids[-3:]
     assert [m["text"] for m in history] == ["history 2", "history 3", "history 4"]
@@ -58,16 +62,18 @@ def test_history_is_the_last_three_messages_oldest_first(server, alice, bob, cli
     assert all(m["created"].endswith("Z") for m in history)
 
 
-def test_after_fills_the_gap_for_a_reconnecting_page(server, alice, clients, fresh_room):
-    writer = clients.open(alice, fresh_room)
+def test_after_fills_the_gap_for_a_reconnecting_page(server, alice_session, clients, fresh_room):
+    writer = clients.open(alice_session, fresh_room)
     ids = [writer.send(f"gap {i}")["id"] for i in range(6)]
-    again = clients.open(alice, fresh_room, after=ids[1])
+    again = clients.open(alice_session, fresh_room, after=ids[1])
     assert [m["id"] for m in again.wait_for("history")] == ids[2:]
 
 
-def test_broadcast_reaches_the_room_and_not_other_rooms(server, alice, bob, carol, clients):
-    in_general = [clients.open(alice, "general"), clients.open(bob, "general")]
-    in_cats = clients.open(carol, "cats")
+def test_broadcast_reaches_the_room_and_not_other_rooms(
+    server, alice_session, bob_session, carol_session, clients
+):
+    in_general = [clients.open(alice_session, "general"), clients.open(bob_session, "general")]
+    in_cats = clients.open(carol_session, "cats")
     ack = in_general[0].send("for general only")
     assert ack["ok"]
     for client in in_general:
@@ -82,15 +88,17 @@ def test_broadcast_reaches_the_room_and_not_other_rooms(server, alice, bob, caro
     assert all(m["id"] != own["id"] for m in in_general[1].of("message"))
 
 
-def test_join_and_leave_with_two_tabs_of_one_user(server, alice, bob, clients, fresh_room):
-    watcher = clients.open(alice, fresh_room)
+def test_join_and_leave_with_two_tabs_of_one_user(
+    server, alice_session, bob_session, clients, fresh_room
+):
+    watcher = clients.open(alice_session, fresh_room)
     watcher.wait_users(["alice"])
 
-    bob_tab1 = clients.open(bob, fresh_room)
+    bob_tab1 = clients.open(bob_session, fresh_room)
     watcher.wait_for("joined", lambda d: d == {"user": "bob"})
     watcher.wait_users(["alice", "bob"])
 
-    bob_tab2 = clients.open(bob, fresh_room)
+    bob_tab2 = clients.open(bob_session, fresh_room)
     assert bob_tab2.wait_for("joined") == {"user": "bob"}  # told to the tab itself
     bob_tab2.wait_users(["alice", "bob"])
     bob_tab1.close()
@@ -121,26 +129,26 @@ def test_join_and_leave_with_two_tabs_of_one_user(server, alice, bob, clients, f
     ],
 )
 def test_bad_messages_get_an_ack_error_and_are_not_stored(
-    server, alice, clients, fresh_room, payload, reason
+    server, alice_session, clients, fresh_room, payload, reason
 ):
-    client = clients.open(alice, fresh_room)
+    client = clients.open(alice_session, fresh_room)
     answer = client.call(payload)
     assert answer["ok"] is False
     assert reason in answer["error"]
     # Nothing was stored: a new joiner's history is still empty.
-    assert clients.open(alice, fresh_room).wait_for("history") == []
+    assert clients.open(alice_session, fresh_room).wait_for("history") == []
 
 
-def test_unknown_event_gets_an_ack_error(server, alice, clients):
-    client = clients.open(alice, "general")
+def test_unknown_event_gets_an_ack_error(server, alice_session, clients):
+    client = clients.open(alice_session, "general")
     answer = client.sio.call("shout", {"text": "x"}, timeout=10)
     assert answer == {"ok": False, "error": "Unknown event 'shout'."}
     assert client.sio.connected
 
 
 @pytest.mark.parametrize("event", ["connect", "disconnect"])
-def test_reserved_event_names_from_a_client_are_refused(server, alice, event):
-    raw = RawSocket(server.url, cookie=alice.cookie)
+def test_reserved_event_names_from_a_client_are_refused(server, alice_session, event):
+    raw = RawSocket(server.url, cookie=alice_session.cookie)
     raw.connect_namespace({"room": "general"})
     raw.send(f'4217["{event}",{{"HTTP_COOKIE":"x"}}]')
     answer = next(f for f in iter(raw.recv, None) if f.startswith("4317"))
@@ -150,22 +158,22 @@ def test_reserved_event_names_from_a_client_are_refused(server, alice, event):
     raw.close()
 
 
-def test_unicode_round_trips_exactly(server, alice, clients, fresh_room):
-    client = clients.open(alice, fresh_room)
+def test_unicode_round_trips_exactly(server, alice_session, clients, fresh_room):
+    client = clients.open(alice_session, fresh_room)
     text = "é 漢字 🐱 שלום e\u0301 \"quotes\" 'single' <b>&amp;</b>\nsecond line"
     ack = client.send(text)
     assert client.wait_for("message", lambda m: m["id"] == ack["id"])["text"] == text
 
 
-def test_db_connections_stay_bounded(server, alice, clients, fresh_room):
-    client = clients.open(alice, fresh_room)
+def test_db_connections_stay_bounded(server, alice_session, clients, fresh_room):
+    client = clients.open(alice_session, fresh_room)
     # What the worker holds at rest (the SQLite keeper, a page request's thread).
     baseline = server.db_file_handles()
     for i in range(60):
         assert client.send(f"burst {i}")["ok"]
         client.sio.call("unknown-event", {}, timeout=10)
     for _ in range(10):
-        clients.open(alice, fresh_room).close()
+        clients.open(alice_session, fresh_room).close()
     # Every handler closes its connection: none is left open once they are done.
     wait_until(
         lambda: server.db_file_handles() <= baseline, timeout=10, message="DB handles closed"

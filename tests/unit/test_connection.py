@@ -5,19 +5,19 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chat.connection import (
-    ConnectionRefused,
     JoinRequest,
     admit,
     origin_allowed,
     parse_auth,
     user_and_session_from_environ,
 )
+from chat.payloads import Refused
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def alice(db):
+def alice_user(db):
     return get_user_model().objects.create_user("alice", password=PASSWORD)
 
 
@@ -61,44 +61,44 @@ def test_parse_auth_accepts(auth, expected):
     ],
 )
 def test_parse_auth_refuses_malformed_payloads(auth):
-    with pytest.raises(ConnectionRefused):
+    with pytest.raises(Refused):
         parse_auth(auth)
 
 
-def test_session_cookie_resolves_the_user(alice):
-    cookie = session_cookie_of(alice)
-    assert user_and_session_from_environ(environ(cookie)) == (alice, cookie.split("=", 1)[1])
+def test_session_cookie_resolves_the_user(alice_user):
+    cookie = session_cookie_of(alice_user)
+    assert user_and_session_from_environ(environ(cookie)) == (alice_user, cookie.split("=", 1)[1])
 
 
 @pytest.mark.parametrize("cookie", ["", "sessionid=", "sessionid=forged", "other=1", '"bad'])
 def test_anonymous_or_forged_sessions_are_refused(db, cookie):
-    with pytest.raises(ConnectionRefused, match="not logged in"):
+    with pytest.raises(Refused, match="not logged in"):
         user_and_session_from_environ(environ(cookie))
 
 
-def test_inactive_user_is_refused(alice):
-    cookie = session_cookie_of(alice)
-    alice.is_active = False
-    alice.save()
-    with pytest.raises(ConnectionRefused):
+def test_inactive_user_is_refused(alice_user):
+    cookie = session_cookie_of(alice_user)
+    alice_user.is_active = False
+    alice_user.save()
+    with pytest.raises(Refused):
         user_and_session_from_environ(environ(cookie))
 
 
-def test_password_change_invalidates_the_session(alice):
-    cookie = session_cookie_of(alice)
-    alice.set_password("a brand new password")
-    alice.save()
-    with pytest.raises(ConnectionRefused):
+def test_password_change_invalidates_the_session(alice_user):
+    cookie = session_cookie_of(alice_user)
+    alice_user.set_password("a brand new password")
+    alice_user.save()
+    with pytest.raises(Refused):
         user_and_session_from_environ(environ(cookie))
 
 
-def test_admit_unknown_room_is_refused(alice):
-    with pytest.raises(ConnectionRefused, match="no chat room"):
-        admit(environ(session_cookie_of(alice)), {"room": "nowhere"})
+def test_admit_unknown_room_is_refused(alice_user):
+    with pytest.raises(Refused, match="no chat room"):
+        admit(environ(session_cookie_of(alice_user)), {"room": "nowhere"})
 
 
-def test_admit_returns_the_member(alice):
-    member, after = admit(environ(session_cookie_of(alice)), {"room": "cats", "after": 7})
+def test_admit_returns_the_member(alice_user):
+    member, after = admit(environ(session_cookie_of(alice_user)), {"room": "cats", "after": 7})
     assert (member.username, member.room_slug, member.room_name, after) == (
         "alice",
         "cats",

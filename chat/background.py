@@ -1,0 +1,124 @@
+"""The chat's work that no client event starts: presence upkeep between
+processes, redelivery after a Redis reconnect, and ending the connections of
+Django sessions that ended (logout, password change, deactivation, expiry).
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model, user_logged_out
+from django.db.models.signals import post_delete, post_save
+
+from chat import messages
+from chat.models import Room
+from chat.sessions import ACCOUNT_GONE, ended_sessions
+from d09.runtime.event_db import with_event_db_connection
+
+logger = logging.getLogger(__name__)
+
+
+def start(server, chat, backend):
+    """Start everything in this module for one server process."""
+    if backend.multi_process:
+        server.start_background_task(keep_presence, server, chat, backend)
+    watch_sessions(server, chat.registry)
+    if settings.SESSION_RECHECK_SECONDS > 0:
+        server.start_background_task(
+            recheck_forever, server, chat.registry, settings.SESSION_RECHECK_SECONDS
+        )
+
+
+def keep_presence(server, chat, backend):
+    """Forever, every ``backend.upkeep_interval`` seconds: prove this process
+    alive, remove the users of dead processes, redeliver what Redis dropped.
+
+    A process killed without cleaning up stops heartbeating; after PRESENCE_TTL
+    the next reap by any other process removes its users and announces it.
+    """
+    while True:
+        try:
+            resync_after_reconnect(server, backend.manager)
+            chat.rooms.announce_elsewhere(backend.presence.heartbeat(), "presence heartbeat")
+            chat.rooms.announce_elsewhere(backend.presence.reap(), "presence reap")
+        except Exception:
+            logger.exception("presence upkeep failed, retrying in %s s", backend.upkeep_interval)
+        server.sleep(backend.upkeep_interval)
+
+
+@with_event_db_connection
+def resync_after_reconnect(server, manager):
+    """Deliver, to this process's clients, the messages that Redis pub/sub dropped
+    while the subscription was down; pages skip ids they already show and keep
+    messages in id order."""
+    for slug, newest in manager.take_resync().items():
+        room = Room.objects.filter(slug=slug).first()
+        if room is None:
+            continue
+        for message in messages.after(room.pk, slug, newest, messages.GAP_FILL_LIMIT):
+            logger.info("resync: message %s to %s after a Redis reconnect", message["id"], slug)
+            server.emit("message", message, to=slug, ignore_queue=True)
+            manager.last_delivered[slug] = max(manager.last_delivered[slug], message["id"])
+
+
+def end_connections(server, sids, reason):
+    """Tell each connection why, then end its Socket.IO session.
+
+    The client closes the WebSocket itself on the DISCONNECT packet (the page's
+    shim and python-socketio's client do). The WebSocket is not closed from
+    here: closing a socket from another green thread than its reader left a
+    stale reader in eventlet's hub, and the next connection to get that file
+    descriptor (a PostgreSQL one, under psycopg2's wait callback) failed with
+    "Second simultaneous read". A client that ignores the DISCONNECT keeps a
+    bare Engine.IO session that can do nothing: no room, no events.
+    """
+    for sid in sids:
+        logger.info("closing %s: %s", sid, reason)
+        # Straight to the local socket: through Redis it could arrive after the close.
+        server.emit("session_ended", {"reason": reason}, to=sid, ignore_queue=True)
+        server.disconnect(sid)
+
+
+def watch_sessions(server, registry):
+    """Close this process's chat connections when their Django session ends here:
+    logout, password change, deactivation or deletion of the user (Django's
+    signals). The rest (expiry, another worker's logout) is ``recheck_forever``'s."""
+    User = get_user_model()
+
+    def on_logout(sender, request, user, **kwargs):
+        key = getattr(request.session, "session_key", None)
+        if key:
+            end_connections(server, registry.sids_of_session(key), "You logged out.")
+
+    def recheck_user(sender, instance, update_fields=None, **kwargs):
+        if update_fields is not None and set(update_fields) <= {"last_login"}:
+            return  # every login saves last_login: nothing to recheck
+        ended = ended_sessions(registry.sessions_of_user(instance.pk))
+        for key, reason in ended.items():
+            end_connections(server, registry.sids_of_session(key), reason)
+
+    def on_user_deleted(sender, instance, **kwargs):
+        end_connections(server, registry.sids_of_user(instance.pk), ACCOUNT_GONE)
+
+    # weak=False: the receivers are closures that nothing else keeps alive.
+    user_logged_out.connect(on_logout, weak=False)
+    post_save.connect(recheck_user, sender=User, weak=False)
+    post_delete.connect(on_user_deleted, sender=User, weak=False)
+
+
+@with_event_db_connection
+def recheck_sessions(server, registry):
+    sessions = registry.sessions()
+    if not sessions:
+        return
+    for key, reason in ended_sessions(sessions).items():
+        end_connections(server, registry.sids_of_session(key), reason)
+
+
+def recheck_forever(server, registry, interval):
+    """Every ``interval`` seconds, end the connections whose session is over."""
+    while True:
+        server.sleep(interval)
+        try:
+            recheck_sessions(server, registry)
+        except Exception:  # keep watching whatever one round hit (DB down...)
+            logger.exception("session recheck failed")

@@ -1,0 +1,64 @@
+"""The one validator of what clients send: the connect auth payload and the
+payload of every client event.
+
+A payload must be exactly one JSON object with only the fields its schema
+names; each field's check returns the clean value or raises ``Refused`` with a
+sentence the user can read. Nothing here knows about sockets.
+"""
+
+from dataclasses import dataclass, field
+
+# Field names and event names are echoed in errors and logs: at most this long.
+MAX_ECHOED_NAME = 40
+
+
+class Refused(ValueError):
+    """A request the chat refuses; the text is shown to the user as is."""
+
+
+def echo(name):
+    """``name`` for an error message or a log line, shortened if long."""
+    text = str(name)
+    return text if len(text) <= MAX_ECHOED_NAME else text[: MAX_ECHOED_NAME - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The fields of one kind of payload: name -> check (value -> clean value).
+    An absent field is checked as None: a required field's check refuses it,
+    an ``optional(...)`` check lets it through as None."""
+
+    not_an_object: str  # the refusal for anything but exactly one object
+    fields: dict = field(default_factory=dict)
+    unexpected: str = "Unexpected field(s): {}."
+
+    def validate(self, *args):
+        """The clean fields of ``args``, which must be exactly one payload object."""
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise Refused(self.not_an_object)
+        payload = args[0]
+        extra = set(payload) - set(self.fields)
+        if extra:
+            names = ", ".join(sorted(echo(name) for name in extra)[:5])
+            raise Refused(self.unexpected.format(names))
+        return {name: check(payload.get(name)) for name, check in self.fields.items()}
+
+
+def message_id(name):
+    """A check: a message id, a whole number >= 0 (JSON booleans are not)."""
+
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise Refused(f'"{name}" must be a message id (a whole number >= 0).')
+        return value
+
+    return check
+
+
+def optional(check):
+    """``check`` for a field that may be absent or null (then None)."""
+
+    def check_if_given(value):
+        return None if value is None else check(value)
+
+    return check_if_given

@@ -1,0 +1,112 @@
+"""What happens in a room: joining, leaving, posting, and telling the room.
+
+Plain rules over a backend (presence and room locks, chat/backends/) and a
+server that can ``emit(event, data, to=..., skip_sid=..., ignore_queue=...)``
+and ``enter_room(sid, room)`` (python-socketio's, or a recorder in unit tests).
+
+Every change of what a room's clients see happens under the room's lock
+together with its broadcast, so that everyone in a room sees the same
+sequence: history before anything else for a joiner, messages in id order, the
+user list after each change.
+"""
+
+import contextlib
+import logging
+
+from redis.exceptions import RedisError
+
+from chat import messages
+from chat.backends.base import LockReentered, RoomBusy
+
+logger = logging.getLogger(__name__)
+
+
+class Rooms:
+    def __init__(self, server, backend, registry):
+        self.server = server
+        self.presence = backend.presence
+        self.locks = backend.locks
+        self.registry = registry  # chat.sessions.ConnectionRegistry
+
+    def join(self, sid, member, after=None):
+        """Admit connection ``sid`` of ``member`` into its room: its history
+        first (newer than ``after`` when it reconnects), then the notices."""
+        with self.locks.hold(member.room_slug):
+            # Straight to this process's socket, then into the room: no message
+            # can arrive before the history, none falls in between. One still on
+            # its way through Redis may arrive after the history that contains
+            # it: pages skip ids they show.
+            backlog = messages.history(member.room_id, member.room_slug, after)
+            self.server.emit("history", backlog, to=sid, ignore_queue=True)
+            self.server.enter_room(sid, member.room_slug)
+            self.registry.add(sid, member)
+            try:
+                change = self.presence.join(sid, member.room_slug, member.username)
+                logger.info("%s joined %s (%s)", member.username, member.room_slug, sid)
+                self.announce(member.room_slug, [change], joiner=sid)
+            except RedisError:
+                # The connection is refused: it must not stay in the user list.
+                self.registry.remove(sid)
+                with contextlib.suppress(RedisError):
+                    self.presence.leave(sid)
+                raise
+
+    def leave(self, sid, reason=None):
+        """Connection ``sid`` has gone; the room hears of it if it was its user's last."""
+        member = self.registry.remove(sid)
+        if member is None:
+            return
+        try:
+            with self.locks.hold(member.room_slug):
+                self._leave(sid, reason)
+                return
+        except (RoomBusy, LockReentered):
+            pass
+        # A leave is never dropped: without the lock, only the order of this
+        # room's broadcasts around it is not guaranteed (the lock logged why).
+        self._leave(sid, reason)
+
+    def _leave(self, sid, reason):
+        change = self.presence.leave(sid)
+        if change is None:
+            return
+        logger.info("%s left %s (%s, %s)", change.user, change.room, sid, reason)
+        self.announce(change.room, [change], skip_sid=sid)
+
+    def post(self, member, text):
+        """Store a validated line from ``member``, then send it to the whole room;
+        its wire form. Stored first: whatever reached anyone is in the database."""
+        with self.locks.hold(member.room_slug):
+            stored = messages.store_message(member, text)
+            self.server.emit("message", stored, to=member.room_slug)
+        return stored
+
+    def announce(self, room, changes, joiner=None, skip_sid=None):
+        """The one place that tells a room about presence changes.
+
+        Each change that altered the list is announced (``joined`` / ``left``
+        ``{"user": name}``), then the list (``users``). A joiner whose user was
+        already there (a second tab) is the only one told.
+        """
+        if joiner is not None and not any(change.changed for change in changes):
+            for change in changes:
+                self.server.emit(change.event, {"user": change.user}, to=joiner, ignore_queue=True)
+            self.server.emit("users", self.presence.users(room), to=joiner, ignore_queue=True)
+            return
+        for change in changes:
+            if change.changed:
+                self.server.emit(change.event, {"user": change.user}, to=room, skip_sid=skip_sid)
+        self.server.emit("users", self.presence.users(room), to=room, skip_sid=skip_sid)
+
+    def announce_elsewhere(self, changes, why):
+        """Announce changes made outside the handlers (heartbeat, reap), room by
+        room under each room's lock."""
+        by_room = {}
+        for change in changes:
+            by_room.setdefault(change.room, []).append(change)
+        for room, room_changes in by_room.items():
+            with self.locks.hold(room):
+                for change in room_changes:
+                    if change.changed:
+                        logger.info("%s: %s %s (%s)", room, change.user, change.event, why)
+                self.announce(room, room_changes)

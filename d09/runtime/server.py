@@ -1,0 +1,115 @@
+"""The Socket.IO server class: python-socketio's ``Server`` with the guards it
+leaves to applications.
+
+This is the one class that overrides private methods of python-socketio, each
+because no public hook exists for what it does. ``tests/unit/test_server.py``
+checks that every overridden method still exists in the library with the
+signature written here and is still called by it, so a library upgrade that
+renames or bypasses one fails a test instead of silently dropping a guard.
+"""
+
+import logging
+
+import socketio
+from socketio import packet
+
+from d09.runtime.deadlines import Deadlines
+
+logger = logging.getLogger(__name__)
+
+# Event names the client may not send: they belong to the protocol itself.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+
+# Methods of socketio.Server overridden below, with their parameters (the test
+# compares these with the installed library).
+OVERRIDDEN = {
+    "_handle_event": ("self", "eio_sid", "namespace", "id", "data"),
+    "_handle_eio_message": ("self", "eio_sid", "data"),
+    "_handle_eio_connect": ("self", "eio_sid", "environ"),
+    "_handle_eio_disconnect": ("self", "eio_sid", "reason"),
+    "_handle_connect": ("self", "eio_sid", "namespace", "data"),
+}
+
+
+class ChatServer(socketio.Server):
+    """socketio.Server with these guards:
+
+    - A client event named "connect"/"disconnect" (or not named by a string)
+      would otherwise reach the handler of that name: it is refused.
+    - An undecodable Socket.IO packet closes that connection (python-socketio
+      logs a traceback and keeps it).
+    - A client that opens an Engine.IO session but never connects to the
+      namespace would be kept for as long as it answers pings: it is dropped
+      after ``connect_timeout`` seconds (one sweeper for all of them).
+    - python-engineio runs the disconnect of a client wherever it finds the
+      client gone, including inside a send to it: inside another handler's
+      room broadcast, under that room's lock. The disconnect handler then waited
+      for the lock its own green thread held, and the room froze for good.
+      Disconnects found by engineio are handled on a green thread of their own,
+      after whatever found them has finished.
+    - A connection whose socket closed while its connect handler was still
+      running (python-socketio skips the disconnect of a half-connected client)
+      is disconnected once the connect is through, so it leaves no ghost.
+    """
+
+    def __init__(self, *args, connect_timeout=10, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connect_timeout = connect_timeout
+        self.connect_deadlines = Deadlines(connect_timeout) if connect_timeout > 0 else None
+        self._deadline_sweeper = None
+
+    def _handle_event(self, eio_sid, namespace, id, data):
+        event = data[0] if isinstance(data, list) and data else None
+        if not isinstance(event, str) or event in RESERVED_EVENTS:
+            logger.warning("refused client event %.60r from %s", event, eio_sid)
+            if id is not None and self.manager.sid_from_eio_sid(eio_sid, namespace or "/"):
+                error = {"ok": False, "error": "This event name is not allowed."}
+                reply = self.packet_class(packet.ACK, namespace=namespace, id=id, data=[error])
+                self._send_packet(eio_sid, reply)
+            return
+        super()._handle_event(eio_sid, namespace, id, data)
+
+    def _handle_eio_message(self, eio_sid, data):
+        # A client that sends garbage is broken: say so in one line and close
+        # it, so that it reconnects cleanly or goes away.
+        try:
+            return super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as error:
+            logger.warning("malformed packet from %s (%.80s): closing it", eio_sid, error)
+            self.eio.disconnect(eio_sid)
+
+    def _handle_eio_connect(self, eio_sid, environ):
+        result = super()._handle_eio_connect(eio_sid, environ)
+        if self.connect_deadlines is not None:
+            self.connect_deadlines.add(eio_sid)
+            if self._deadline_sweeper is None:  # started in the worker, on first use
+                self._deadline_sweeper = self.start_background_task(self._sweep_forever)
+        return result
+
+    def _handle_eio_disconnect(self, eio_sid, reason):
+        self.start_background_task(super()._handle_eio_disconnect, eio_sid, reason)
+
+    def _handle_connect(self, eio_sid, namespace, data):
+        super()._handle_connect(eio_sid, namespace, data)
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or socket.closing:
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+            if sid is not None and self.manager.is_connected(sid, namespace or "/"):
+                logger.info("%s closed while it connected: disconnecting it", eio_sid)
+                self._handle_eio_disconnect(eio_sid, self.reason.TRANSPORT_CLOSE)
+
+    def _sweep_forever(self):
+        while True:
+            self.sleep(self.connect_deadlines.seconds_to_next())
+            for eio_sid in self.connect_deadlines.due():
+                try:
+                    self._drop_if_never_connected(eio_sid)
+                except Exception:  # one broken socket must not stop the sweeper
+                    logger.exception("could not drop %s", eio_sid)
+
+    def _drop_if_never_connected(self, eio_sid):
+        if eio_sid in self.environ and self.manager.sid_from_eio_sid(eio_sid, "/") is None:
+            logger.info(
+                "dropping %s: no namespace connect within %ss", eio_sid, self.connect_timeout
+            )
+            self.eio.disconnect(eio_sid)

@@ -1,0 +1,108 @@
+"""chat.events.ChatNamespace: every event goes through one wrapper (a fresh
+green-thread stack, a borrowed database connection, known failures turned into
+ack errors or refusals), reached through python-socketio's own dispatch."""
+
+import eventlet
+import pytest
+import socketio
+from django.db import DatabaseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from chat import events
+from chat.backends.base import RoomBusy
+from chat.payloads import Refused
+from d09.runtime.server import ChatServer
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """A ChatServer with the chat's namespace; acks are recorded in ``server.acks``."""
+    server = ChatServer(async_mode="eventlet", connect_timeout=0, async_handlers=False)
+    server.register_namespace(events.ChatNamespace(chat=object()))
+    server.acks = []
+    monkeypatch.setattr(server, "_send_packet", lambda eio_sid, pkt: server.acks.append(pkt.data))
+    server.environ["eio-1"] = {}
+    server.manager.connect("eio-1", "/")
+    return server
+
+
+@pytest.fixture
+def probe(monkeypatch):
+    """Register a handler for the client event "probe" that runs ``probe.body``."""
+
+    class Probe:
+        body = staticmethod(lambda chat, sid, *payload: {"ok": True})
+        calls = []
+
+    def handler(chat, sid, *payload):
+        Probe.calls.append((eventlet.getcurrent(), payload))
+        return Probe.body(chat, sid, *payload)
+
+    monkeypatch.setitem(events.HANDLERS, "probe", events.Handler(handler, "The database failed."))
+    return Probe
+
+
+def emit_from_reader(server, frame):
+    """Feed ``frame`` to the server from a green thread, as a socket's reader does."""
+    reader = eventlet.spawn(server._handle_eio_message, "eio-1", frame)
+    reader.wait()
+    return reader
+
+
+def test_a_handler_runs_on_its_own_stack_and_its_ack_comes_back(server, probe):
+    reader = emit_from_reader(server, '21["probe",{"x":1}]')
+    [(handler_thread, payload)] = probe.calls
+    assert payload == ({"x": 1},)
+    assert handler_thread is not reader
+    assert handler_thread.dead  # it ended with the event: nothing stays per connection
+    assert server.acks == [[{"ok": True}]]
+
+
+@pytest.mark.parametrize(
+    ("failure", "answer"),
+    [
+        (Refused("Not like that."), "Not like that."),
+        (DatabaseError("locked"), "The database failed."),
+        (RedisConnectionError("down"), events.BUSY),
+        (RoomBusy("general"), events.BUSY),
+    ],
+)
+def test_known_failures_become_ack_errors(server, probe, failure, answer):
+    def fail(*args):
+        raise failure
+
+    probe.body = staticmethod(fail)
+    emit_from_reader(server, '22["probe",{}]')
+    assert server.acks == [[{"ok": False, "error": answer}]]
+
+
+def test_an_unknown_event_gets_an_ack_error_with_its_name_shortened(server):
+    emit_from_reader(server, '23["' + "x" * 500 + '",{}]')
+    [[answer]] = server.acks
+    assert answer["ok"] is False
+    assert answer["error"].startswith("Unknown event 'xxx")
+    assert len(answer["error"]) < 80
+
+
+def test_a_refused_connect_reaches_python_socketio_as_a_refusal():
+    namespace = events.ChatNamespace(chat=object())
+    namespace._set_server(ChatServer(async_mode="eventlet", connect_timeout=0))
+
+    def refuse(chat, sid, environ, auth=None):
+        raise Refused("You are not logged in.")
+
+    handlers = {"connect": events.Handler(refuse, events.UNAVAILABLE)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(events, "HANDLERS", handlers)
+        with pytest.raises(socketio.exceptions.ConnectionRefusedError, match="not logged in"):
+            eventlet.spawn(namespace.trigger_event, "connect", "sid", {}, None).wait()
+
+
+def test_other_async_modes_run_handlers_where_they_are(monkeypatch):
+    namespace = events.ChatNamespace(chat=object())
+    namespace._set_server(ChatServer(async_mode="threading", connect_timeout=0))
+    seen = []
+    handler = events.Handler(lambda chat, sid, *p: seen.append(eventlet.getcurrent()), "x")
+    monkeypatch.setitem(events.HANDLERS, "probe", handler)
+    namespace.trigger_event("probe", "sid", {})
+    assert seen == [eventlet.getcurrent()]

@@ -1,0 +1,100 @@
+"""d09.runtime.server.ChatServer: the one class that overrides private methods
+of python-socketio. Each override must still exist in the library with the same
+parameters and still be called by it; otherwise a library upgrade would drop a
+guard without a word."""
+
+import inspect
+
+import eventlet
+import pytest
+import socketio
+
+from chat.backends.memory import LocalRoomLocks
+from d09.runtime.server import OVERRIDDEN, ChatServer
+from tests.support.server import wait_until
+
+
+@pytest.fixture
+def server():
+    return ChatServer(async_mode="eventlet", connect_timeout=0, async_handlers=False)
+
+
+def connected_sid(server, eio_sid="eio-1"):
+    """A client connected to "/" as far as python-socketio knows (no socket)."""
+    server.environ[eio_sid] = {}
+    return server.manager.connect(eio_sid, "/")
+
+
+@pytest.mark.parametrize("name", sorted(OVERRIDDEN))
+def test_each_override_matches_the_library_method(name):
+    library = inspect.signature(getattr(socketio.Server, name))
+    ours = inspect.signature(getattr(ChatServer, name))
+    assert tuple(library.parameters) == OVERRIDDEN[name]
+    assert tuple(ours.parameters) == OVERRIDDEN[name]
+
+
+def test_engineio_events_still_reach_the_overrides(server):
+    for event, method in [
+        ("connect", server._handle_eio_connect),
+        ("message", server._handle_eio_message),
+        ("disconnect", server._handle_eio_disconnect),
+    ]:
+        assert server.eio.handlers[event] == method, event
+
+
+def spy(monkeypatch, server, name):
+    """Record every call python-socketio makes to ``server.<name>``."""
+    calls = []
+    original = getattr(server, name)
+
+    def recorder(*args):
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(server, name, recorder)
+    return calls
+
+
+def test_packets_still_reach_the_event_and_connect_overrides(server, monkeypatch):
+    events, connects = spy(monkeypatch, server, "_handle_event"), []
+    monkeypatch.setattr(server, "_handle_connect", lambda *args: connects.append(args))
+    monkeypatch.setattr(server, "_send_packet", lambda *args: None)
+    connected_sid(server)
+    server._handle_eio_message("eio-1", '0{"room":"general"}')
+    server._handle_eio_message("eio-1", '2["message",{"text":"hi"}]')
+    assert connects == [("eio-1", None, {"room": "general"})]
+    assert events == [("eio-1", None, None, ["message", {"text": "hi"}])]
+
+
+def test_a_reserved_event_name_is_refused_with_an_ack_error(server, monkeypatch):
+    sent = []
+    monkeypatch.setattr(server, "_send_packet", lambda eio_sid, pkt: sent.append(pkt.data))
+    handled = []
+    server.on("disconnect", lambda *args: handled.append(args))
+    connected_sid(server)
+    server._handle_eio_message("eio-1", '27["disconnect","x"]')
+    assert sent == [[{"ok": False, "error": "This event name is not allowed."}]]
+    assert handled == []
+
+
+def test_a_disconnect_found_inside_a_broadcast_is_handled_after_it(server):
+    """What froze rooms: python-engineio closes a timed-out client inside a send,
+    here inside a broadcast under the room lock, and runs the disconnect there."""
+    locks, order = LocalRoomLocks(wait=1), []
+
+    @server.on("disconnect")
+    def disconnect(sid, reason):
+        with locks.hold("general"):  # nested, this would be LockReentered
+            order.append(("disconnect", reason))
+
+    connected_sid(server)
+
+    def broadcast():
+        with locks.hold("general"):
+            server.eio._trigger_event("disconnect", "eio-1", "ping timeout", run_async=False)
+            order.append("broadcast done")
+
+    eventlet.spawn(broadcast).wait()
+    wait_until(lambda: len(order) == 2, timeout=2, interval=0.01, message="the disconnect")
+    assert order == ["broadcast done", ("disconnect", "ping timeout")]
+    assert not server.manager.is_connected(server.manager.sid_from_eio_sid("eio-1", "/"), "/")
