@@ -3,7 +3,7 @@
     DATABASE_URL=sqlite:////abs/copy.sqlite3 SECRET_KEY=... .venv/bin/python bench/db_stall.py
 
 Times, call by call, what the ``message`` handler does around the database
-(``chat.event_db.with_event_db_connection`` around store_message) and what a
+(``d09.runtime.event_db.with_event_db_connection`` around store_message) and what a
 joiner costs (chat.connection.admit + chat.messages.history), with
 the query count of each. Under eventlet every one of these calls blocks the
 whole process, so its wall time is the event loop's stall. Prints one JSON object.
@@ -68,7 +68,7 @@ def main(count=2000):
     tune_gc()  # as sio_server.py does: no collector pauses inside the timings
 
     # 1. For comparison, a connection opened and closed per event (what
-    #    chat.event_db does for PostgreSQL, and did for SQLite before): first
+    #    d09.runtime.event_db does for PostgreSQL, and did for SQLite before): first
     #    alone (each close is the last one and checkpoints the WAL), then with
     #    another connection held open.
     def per_event():
@@ -82,7 +82,7 @@ def main(count=2000):
     ConnectionLender().keep_one_open()  # its idle connection stays open
     per_event_other_open = summary(timed(per_event, count))
 
-    # 2. The message handler's database work as chat/realtime.py wraps it and
+    # 2. The message handler's database work as chat/events.py wraps it and
     #    sio_server.py starts it: a borrowed connection, one kept open.
     event_connections.keep_one_open()
     store = with_event_db_connection(lambda: messages.store_message(member, "db stall probe"))

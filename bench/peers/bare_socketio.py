@@ -3,7 +3,7 @@
     cd bench/peers && BENCH_SESSIONS=/abs/sessions.json BENCH_ROOMS=100 \
         gunicorn -k eventlet -w 1 --worker-connections 11000 -b 127.0.0.1:8001 bare_socketio:app
 
-Same event API and the same server options as chat/realtime.py (ping 10/10,
+Same event API and the same server options as chat/events.py and d09/runtime/app.py (ping 10/10,
 64 KB maxPayload, websocket+polling), the same checks in spirit, but every
 lookup is a dict: the session cookie maps to a user through the sessions file
 written by bench/prepare.py, messages get an id from a counter and the last 3

@@ -1,7 +1,7 @@
 """The chat's events as a Channels consumer, the way the Channels tutorial writes
 a chat: one group per room, group_send for broadcasts, the ORM through
 database_sync_to_async. d09's own rules are reused (chat.messages for validation,
-storage and history; chat.presence for the user list).
+storage and history; chat.backends.memory.InMemoryPresence for the user list).
 
 Wire protocol (plain WebSocket, JSON, compact separators):
   server -> client  {"type":"history","messages":[...]}, {"type":"joined","user":..},
