@@ -234,7 +234,10 @@ class Server:
             # sender floods a room: flood control off (disabled, a limit costs
             # one attribute check), as a deployment behind a trusted proxy might.
             "CONNECT_RATE_BURST": "0",
+            "ADDRESS_RATE_BURST": "0",
+            "PENDING_SESSIONS_PER_ADDRESS": "100000",
             "MESSAGE_RATE_BURST": "0",
+            "FRAME_RATE_BURST": "0",
             "BENCH_SESSIONS": str(sessions),
             "BENCH_ROOMS": str(nrooms),
             **env_extra,

@@ -86,8 +86,14 @@ def watch_sessions(server, registry):
 
     def on_logout(sender, request, user, **kwargs):
         key = getattr(request.session, "session_key", None)
-        if key:
+        if not key:
+            return
+        try:
             end_connections(server, registry.sids_of_session(key), "You logged out.")
+        except Exception:
+            # The logout itself must happen (Django flushes the session after
+            # this signal); the sockets then end at the next recheck.
+            logger.exception("could not end the chat connections of a logged-out session")
 
     def recheck_user(sender, instance, update_fields=None, **kwargs):
         if update_fields is not None and set(update_fields) <= {"last_login"}:

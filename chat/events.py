@@ -9,16 +9,25 @@ refused connection). A new handler is a function here with ``@handles``.
 """
 
 import logging
+import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import socketio
+from django.conf import settings
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
 from chat import messages
 from chat.backends.base import LockReentered, RoomBusy
 from chat.connection import admit
-from chat.limits import RateLimiter, connection_limiter, message_limiter, wait_text
+from chat.limits import (
+    RateLimiter,
+    address_limiter,
+    connection_limiter,
+    message_limiter,
+    wait_text,
+)
 from chat.payloads import Refused, echo
 from chat.rooms import Rooms
 from chat.sessions import ConnectionRegistry
@@ -29,16 +38,57 @@ logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "The chat is unavailable right now: reload the page in a moment."
 BUSY = "The chat is busy, please try again."
+RETRY_SOON = 2  # seconds: database or Redis trouble usually passes
+PENDING_ADDRESS = "d09.pending_address"  # environ key: a session not logged in yet
 
 
 @dataclass
 class Chat:
     """What the handlers work with, one per server process."""
 
-    rooms: Rooms
-    registry: ConnectionRegistry
+    rooms: Rooms = None  # set once the server exists (d09.runtime.app)
+    registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     message_limit: RateLimiter = field(default_factory=message_limiter)
     connect_limit: RateLimiter = field(default_factory=connection_limiter)
+    address_limit: RateLimiter = field(default_factory=address_limiter)
+    pending: Counter = field(default_factory=Counter)  # address -> sessions not logged in yet
+
+    def admit_transport(self, environ):
+        """Whether a new Engine.IO session from this address may open.
+
+        Limits per address hit everyone behind one NAT or proxy, so they count
+        only what no user answers for: sessions open at once that have not
+        logged in to a room yet (PENDING_SESSIONS_PER_ADDRESS), and sessions
+        that ended without ever logging in (a token each, ``address_limit``).
+        """
+        address = client_address(environ)
+        if self.pending[address] >= settings.PENDING_SESSIONS_PER_ADDRESS:
+            logger.warning("refused a session from %s: too many not logged in", address)
+            return False
+        if self.address_limit.exhausted(address):
+            logger.warning("refused a session from %s: too many ended without a login", address)
+            return False
+        self.pending[address] += 1
+        environ[PENDING_ADDRESS] = address
+        return True
+
+    def logged_in(self, environ):
+        """The session's user is known: from now on it is that user's to limit."""
+        self._settle(environ, charge=False)
+
+    def transport_closed(self, environ):
+        """The session ended; never logged in, it costs its address a token."""
+        self._settle(environ, charge=True)
+
+    def _settle(self, environ, charge):
+        address = environ.pop(PENDING_ADDRESS, None)
+        if address is None:
+            return
+        self.pending[address] -= 1
+        if self.pending[address] <= 0:
+            del self.pending[address]
+        if charge:
+            self.address_limit.take(address)
 
     def member(self, sid):
         """Who connection ``sid`` is; Refused once its disconnect is under way."""
@@ -67,11 +117,16 @@ def handles(event, database_error="The chat could not do that right now, please 
     return register
 
 
+def client_address(environ):
+    return environ.get("REMOTE_ADDR", "")
+
+
 def refuse_if_limited(limiter, key, refusal):
-    """Spend one of ``key``'s tokens, or refuse with ``refusal`` naming the wait."""
+    """Spend one of ``key``'s tokens, or refuse with ``refusal`` naming the wait
+    (a refusal that passes by itself: clients may retry after the wait)."""
     wait = limiter.take(key)
     if wait:
-        raise Refused(refusal.format(wait=wait_text(wait)))
+        raise Refused(refusal.format(wait=wait_text(wait)), retry_after=math.ceil(wait))
 
 
 @handles("connect", database_error=UNAVAILABLE)
@@ -131,16 +186,20 @@ class ChatNamespace(socketio.Namespace):
                 return handler.function(self.chat, *args)
             except Refused as refusal:
                 logger.info("%s from %s refused: %s", event, args[0], refusal)
-                return self._failed(event, str(refusal))
+                return self._failed(event, str(refusal), refusal.retry_after)
             except DatabaseError:
                 logger.exception("database error in %s from %s", event, args[0])
-                return self._failed(event, handler.database_error)
+                return self._failed(event, handler.database_error, RETRY_SOON)
             except (RedisError, RoomBusy, LockReentered):
                 logger.exception("Redis or a room lock failed in %s from %s", event, args[0])
-                return self._failed(event, UNAVAILABLE if event == "connect" else BUSY)
+                return self._failed(event, UNAVAILABLE if event == "connect" else BUSY, RETRY_SOON)
 
     @staticmethod
-    def _failed(event, error):
-        if event == "connect":
+    def _failed(event, error, retry_after=None):
+        """What the client gets: an ack error, or for a connect a refusal that
+        says when to retry if it passes by itself (``{"retry_after": s}``)."""
+        if event != "connect":
+            return {"ok": False, "error": error}
+        if retry_after is None:
             raise socketio.exceptions.ConnectionRefusedError(error)
-        return {"ok": False, "error": error}
+        raise socketio.exceptions.ConnectionRefusedError(error, {"retry_after": retry_after})

@@ -1,4 +1,4 @@
-"""Flood control: token buckets keyed by user or address.
+"""Flood control: token buckets keyed by user, address or connection.
 
 A bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per second;
 each action takes one. Normal chat (a few lines in a row, then a pause) never
@@ -46,6 +46,17 @@ class RateLimiter:
             return 0
         return (1 - bucket.tokens) / self.rate
 
+    def exhausted(self, key):
+        """True while ``key`` has no token left (nothing is spent)."""
+        bucket = self._buckets.get(key)
+        if bucket is None or not self.enabled:
+            return False
+        return bucket.tokens + (self.clock() - bucket.updated) * self.rate < 1
+
+    def forget(self, key):
+        """Drop ``key``'s bucket (its connection is gone)."""
+        self._buckets.pop(key, None)
+
     def _forget_full_buckets(self, now):
         # Keep memory bounded: a bucket that has refilled holds no information.
         if len(self._buckets) < 10_000:
@@ -69,7 +80,22 @@ def message_limiter():
 
 
 def connection_limiter():
-    """Per client address: CONNECT_RATE_BURST attempts at once, then the rate."""
+    """Per user: CONNECT_RATE_BURST chat connections at once, then the rate."""
     return RateLimiter(
         burst=settings.CONNECT_RATE_BURST, rate=settings.CONNECT_RATE_PER_MINUTE / 60
+    )
+
+
+def frame_limiter():
+    """Per connection: every frame it sends, FRAME_RATE_BURST at once, then
+    FRAME_RATE_PER_SECOND (far above what a page sends)."""
+    return RateLimiter(burst=settings.FRAME_RATE_BURST, rate=settings.FRAME_RATE_PER_SECOND)
+
+
+def address_limiter():
+    """Per client address, for what no user answers for: Engine.IO sessions
+    that end without a logged-in connect (ADDRESS_RATE_BURST of them at once,
+    then ADDRESS_RATE_PER_MINUTE)."""
+    return RateLimiter(
+        burst=settings.ADDRESS_RATE_BURST, rate=settings.ADDRESS_RATE_PER_MINUTE / 60
     )

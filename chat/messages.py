@@ -94,12 +94,14 @@ def after(room_id, room_slug, message_id, limit):
 
 
 def history(room_id, room_slug, after=None):
-    """Messages for a joiner, oldest first, in one query.
+    """``(messages, complete)`` for a joiner, oldest first, in one query.
 
     Without ``after``: the last HISTORY_SIZE messages of the room. With it (the
     newest id a reconnecting page already shows): the messages newer than it,
-    at most GAP_FILL_LIMIT of the newest.
+    at most GAP_FILL_LIMIT of the newest; ``complete`` is False when more were
+    missed than that (the page must start afresh rather than show a hole).
     """
     if after is None:
-        return before(room_id, room_slug, None, HISTORY_SIZE)
-    return _newest(_in_room(room_id).filter(id__gt=after), room_slug, GAP_FILL_LIMIT)
+        return before(room_id, room_slug, None, HISTORY_SIZE), True
+    gap = _newest(_in_room(room_id).filter(id__gt=after), room_slug, GAP_FILL_LIMIT + 1)
+    return gap[-GAP_FILL_LIMIT:], len(gap) <= GAP_FILL_LIMIT

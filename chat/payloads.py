@@ -13,7 +13,16 @@ MAX_ECHOED_NAME = 40
 
 
 class Refused(ValueError):
-    """A request the chat refuses; the text is shown to the user as is."""
+    """A request the chat refuses; the text is shown to the user as is.
+
+    ``retry_after`` (seconds) marks a refusal that passes by itself (a rate
+    limit, a busy room): a refused connection tells the page to try again then
+    instead of giving up.
+    """
+
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def echo(name):

@@ -36,7 +36,10 @@ class Rooms:
             # can arrive before the history, none falls in between. One still on
             # its way through Redis may arrive after the history that contains
             # it: pages skip ids they show.
-            backlog = messages.history(member.room_id, member.room_slug, after)
+            backlog, complete = messages.history(member.room_id, member.room_slug, after)
+            if not complete:
+                notice = {"reason": "More messages came than can be filled in: showing the newest."}
+                self.server.emit("history_reset", notice, to=sid, ignore_queue=True)
             self.server.emit("history", backlog, to=sid, ignore_queue=True)
             self.server.enter_room(sid, member.room_slug)
             self.registry.add(sid, member)

@@ -191,10 +191,21 @@ SIO_CONNECT_TIMEOUT = env_int("SIO_CONNECT_TIMEOUT", 10)
 WS_COMPRESSION = env_bool("WS_COMPRESSION")
 
 # Flood control (token buckets): a burst, then a steady rate. 0 turns one off.
+# Messages and chat connections are counted per user; per client address only
+# what no user answers for (sessions that never join a room, connections that
+# are not logged in), so that an office behind one NAT is not one bucket.
 MESSAGE_RATE_BURST = env_int("MESSAGE_RATE_BURST", 10)
 MESSAGE_RATE_PER_MINUTE = env_int("MESSAGE_RATE_PER_MINUTE", 120)
 CONNECT_RATE_BURST = env_int("CONNECT_RATE_BURST", 30)
 CONNECT_RATE_PER_MINUTE = env_int("CONNECT_RATE_PER_MINUTE", 120)
+ADDRESS_RATE_BURST = env_int("ADDRESS_RATE_BURST", 30)
+ADDRESS_RATE_PER_MINUTE = env_int("ADDRESS_RATE_PER_MINUTE", 120)
+# Engine.IO sessions of one address open at once before they log in to a room.
+PENDING_SESSIONS_PER_ADDRESS = env_int("PENDING_SESSIONS_PER_ADDRESS", 500)
+# Every frame a connection sends (valid or not, known event or not) spends one
+# of its tokens; a connection that runs out is closed.
+FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 200)
+FRAME_RATE_PER_SECOND = env_int("FRAME_RATE_PER_SECOND", 50)
 
 # Seconds a change of a room waits for the room's lock before it is refused.
 ROOM_LOCK_WAIT = env_int("ROOM_LOCK_WAIT", 5)

@@ -10,11 +10,11 @@ import pytest
 
 from tests.support.browser import BrowserFactory
 from tests.support.clock import FakeClock
-from tests.support.server import DEMO_PASSWORD, LiveServer, login
+from tests.support.server import DEMO_PASSWORD, LiveServer, ServerFactory, login
 from tests.support.sio import connected
 
-# redis_service, postgres_service (real servers) and taps (in-order chat clients).
-pytest_plugins = ["tests.support.services", "tests.support.cluster"]
+# redis_service, postgres_service: real servers started for the session.
+pytest_plugins = ["tests.support.services"]
 
 # Unit tests import the settings in this process; they need a key, and the
 # real servers started below get their own environment.
@@ -60,26 +60,17 @@ def server(live_server_env):
 @pytest.fixture
 def servers(live_server_env, tmp_path):
     """Start servers of a test's own (own database, own settings): ``servers.start(**env)``."""
-    started = []
+    factory = ServerFactory(live_server_env, tmp_path)
+    yield factory
+    factory.stop_all()
 
-    class Servers:
-        def start(self, worker_class="eventlet", **env):
-            db = tmp_path / f"db-{len(started)}.sqlite3"
-            # One process on its own SQLite file: it must not share the session
-            # server's Redis either, or rooms of the same name would mix.
-            base = {k: v for k, v in live_server_env.items() if k != "REDIS_URL"}
-            live = LiveServer(
-                extra_env={**base, "DATABASE_URL": f"sqlite:///{db}", **env},
-                worker_class=worker_class,
-            )
-            started.append(live)
-            live.prepare()
-            live.start()
-            return live
 
-    yield Servers()
-    for live in started:
-        live.stop()
+@pytest.fixture(scope="module")
+def module_servers(live_server_env, tmp_path_factory):
+    """``servers`` shared by the tests of one module (for settings they all use)."""
+    factory = ServerFactory(live_server_env, tmp_path_factory.mktemp("servers"))
+    yield factory
+    factory.stop_all()
 
 
 @pytest.fixture
@@ -129,13 +120,15 @@ def fresh_room(server):
 
 
 @pytest.fixture
-def clients(server):
-    """Open chat clients with ``clients.open(user, room)``; all closed at the end."""
+def clients(request):
+    """Open chat clients (tests/support/sio.py) with ``clients.open(logged_in,
+    room)`` on the session's server, or ``server=`` another; all closed at the end."""
     opened = []
 
     class Clients:
-        def open(self, user, room, **kwargs):
-            client = connected(server.url, user, room, **kwargs)
+        def open(self, logged_in, room, server=None, **kwargs):
+            live = server or request.getfixturevalue("server")
+            client = connected(live.url, logged_in, room, **kwargs)
             opened.append(client)
             return client
 

@@ -21,14 +21,12 @@ A backend holds what the processes of one deployment must agree on:
 
 from dataclasses import dataclass
 
-import socketio
-
 
 @dataclass(frozen=True)
 class Backend:
     presence: object  # the presence store
     locks: object  # the room locks
-    manager: socketio.Manager | None = None  # None: python-socketio's in-process one
+    manager: object = None  # a socketio.Manager; None: python-socketio's in-process one
     # Seconds between heartbeats and reaps of the presence (several processes).
     upkeep_interval: float = 5
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import redis
 import socketio
-from redis.exceptions import LockNotOwnedError
+from redis.exceptions import LockNotOwnedError, RedisError
 from socketio.packet import Packet
 
 from chat.backends.base import Backend, Change, RoomBusy
@@ -49,7 +49,7 @@ class OrderedRedisManager(socketio.RedisManager):
         # Redis pub/sub forgets what is published while a subscriber reconnects
         # (a Redis restart): remember the newest message id delivered per room
         # and whether the subscription was renewed, so the upkeep can fill the
-        # gap from the database (chat.realtime.resync_after_reconnect).
+        # gap from the database (chat.background.resync_after_reconnect).
         self.last_delivered = {}
         self.resubscribed = False
         self._connects = 0
@@ -180,6 +180,7 @@ class RedisPresence:
         self.keep = keep
         self.prefix = prefix
         self._local = {}  # sid -> (room, user): this process's connections
+        self._unfinished_leaves = set()  # sids whose leave Redis did not take
         self._registered = False
         self._join = client.register_script(_JOIN)
         self._leave = client.register_script(_LEAVE)
@@ -204,10 +205,27 @@ class RedisPresence:
         return Change(room, user, changed=count == 1, joined=True)
 
     def leave(self, sid):
-        """Forget a connection; None if it was not known (already left or reaped)."""
+        """Forget a connection; None if it was not known (already left or reaped).
+
+        If Redis fails here the connection is still gone from this process; its
+        leave is made again by the next heartbeat, so the user does not stay in
+        the list for ever."""
         self._local.pop(sid, None)
-        result = self._leave(keys=[self._conns_key(self.process_id)], args=[sid, self.prefix])
+        try:
+            result = self._leave(keys=[self._conns_key(self.process_id)], args=[sid, self.prefix])
+        except RedisError:
+            self._unfinished_leaves.add(sid)
+            raise
         return _change(*result) if result else None
+
+    def _finish_leaves(self):
+        changes = []
+        for sid in list(self._unfinished_leaves):
+            result = self._leave(keys=[self._conns_key(self.process_id)], args=[sid, self.prefix])
+            self._unfinished_leaves.discard(sid)
+            if result:
+                changes.append(_change(*result))
+        return changes
 
     def users(self, room):
         return sorted(name.decode() for name in self.redis.hkeys(self._key("room:", room)))
@@ -220,7 +238,8 @@ class RedisPresence:
 
         If it was declared dead anyway (starved of CPU longer than ``ttl``),
         another process has reaped its connections: put them back, and return
-        the resulting changes so that they get announced again.
+        the resulting changes so that they get announced again. Leaves that
+        Redis failed to take are made now, and returned as well.
         """
         pipe = self.redis.pipeline()
         pipe.set(self._alive_key(self.process_id), "1", ex=self.ttl)
@@ -232,7 +251,8 @@ class RedisPresence:
         added = pipe.execute()[1]
         reaped = added and self._registered
         self._registered = True
-        return self._rejoin_all() if reaped else []
+        changes = self._rejoin_all() if reaped else []
+        return changes + self._finish_leaves()
 
     def retire(self):
         """Declare this process gone (it is stopping): the next reap by another
@@ -349,12 +369,19 @@ class RedisRoomLocks(LocalRoomLocks):
 
 
 def _release(lock, room):
+    """Release a room's Redis lock; never raise: what it guarded is done (a
+    message stored and published must be acked as such), and a lock that
+    could not be released frees itself after its timeout."""
     try:
         lock.release()
     except LockNotOwnedError:
         # Held longer than its timeout: another process may have taken it, and
         # the order of that moment's broadcasts is not guaranteed. Say so.
         logger.warning("the lock of room %s expired while held", room)
+    except RedisError as error:
+        logger.warning(
+            "could not release the lock of room %s (%s): it expires by itself", room, error
+        )
 
 
 def create(settings):

@@ -41,11 +41,15 @@ def create_server(async_mode, backend):
     from django.conf import settings
 
     from chat.events import Chat, ChatNamespace
+    from chat.limits import frame_limiter
     from chat.rooms import Rooms
-    from chat.sessions import ConnectionRegistry
     from d09.runtime.server import ChatServer
 
+    chat = Chat()
     server = ChatServer(
+        frame_budget=frame_limiter(),
+        admit_transport=chat.admit_transport,
+        transport_closed=chat.transport_closed,
         async_mode=async_mode,
         client_manager=backend.manager,
         logger=False,
@@ -60,8 +64,7 @@ def create_server(async_mode, backend):
         async_handlers=False,
         **server_options(settings),
     )
-    registry = ConnectionRegistry()
-    chat = Chat(rooms=Rooms(server, backend, registry), registry=registry)
+    chat.rooms = Rooms(server, backend, chat.registry)
     server.register_namespace(ChatNamespace(chat))
     return server, chat
 

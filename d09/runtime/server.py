@@ -50,10 +50,28 @@ class ChatServer(socketio.Server):
     - A connection whose socket closed while its connect handler was still
       running (python-socketio skips the disconnect of a half-connected client)
       is disconnected once the connect is through, so it leaves no ghost.
+    - ``frame_budget`` (a rate limiter keyed by Engine.IO session) is spent by
+      every frame a client sends, whatever it holds: unknown events, invalid
+      payloads, events before the namespace connect. A client that runs out is
+      closed; python-socketio alone would dispatch a flood for ever.
+    - ``admit_transport(environ) -> bool`` may refuse a new Engine.IO session
+      (HTTP 401, which clients retry with their backoff);
+      ``transport_closed(environ)`` hears of every admitted session's end.
     """
 
-    def __init__(self, *args, connect_timeout=10, **kwargs):
+    def __init__(
+        self,
+        *args,
+        connect_timeout=10,
+        frame_budget=None,
+        admit_transport=None,
+        transport_closed=None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        self.frame_budget = frame_budget
+        self.admit_transport = admit_transport
+        self.transport_closed = transport_closed
         self.connect_timeout = connect_timeout
         self.connect_deadlines = Deadlines(connect_timeout) if connect_timeout > 0 else None
         self._deadline_sweeper = None
@@ -70,6 +88,10 @@ class ChatServer(socketio.Server):
         super()._handle_event(eio_sid, namespace, id, data)
 
     def _handle_eio_message(self, eio_sid, data):
+        if self.frame_budget is not None and self.frame_budget.take(eio_sid):
+            logger.warning("closing %s: it sent frames faster than its budget", eio_sid)
+            self.eio.disconnect(eio_sid)
+            return None
         # A client that sends garbage is broken: say so in one line and close
         # it, so that it reconnects cleanly or goes away.
         try:
@@ -79,6 +101,8 @@ class ChatServer(socketio.Server):
             self.eio.disconnect(eio_sid)
 
     def _handle_eio_connect(self, eio_sid, environ):
+        if self.admit_transport is not None and not self.admit_transport(environ):
+            return False
         result = super()._handle_eio_connect(eio_sid, environ)
         if self.connect_deadlines is not None:
             self.connect_deadlines.add(eio_sid)
@@ -87,6 +111,10 @@ class ChatServer(socketio.Server):
         return result
 
     def _handle_eio_disconnect(self, eio_sid, reason):
+        if self.frame_budget is not None:
+            self.frame_budget.forget(eio_sid)
+        if self.transport_closed is not None and eio_sid in self.environ:
+            self.transport_closed(self.environ[eio_sid])
         self.start_background_task(super()._handle_eio_disconnect, eio_sid, reason)
 
     def _handle_connect(self, eio_sid, namespace, data):

@@ -28,11 +28,26 @@
    0.6 KB of that copy per level); calling a plain function or a bound method
    does not. So the middleware is a function, and it calls the app's
    ``__call__`` method rather than the app object.
+
+4. Eventlet's WebSocket code writes to ``environ["wsgi.errors"]`` (gunicorn's
+   error log) "socket shutdown error: [Errno 9] Bad file descriptor" with no
+   newline for WebSockets whose socket was already closed (every ordinary
+   close), gluing log lines together. WebSocket requests get an error stream
+   that logs each write as one line and drops that harmless one.
+
+5. No JSONP. Engine.IO's long-polling answers ``?j=<n>`` with a script, which
+   a cross-site ``<script>`` tag loads with the visitor's cookies and no Origin
+   header: a door the origin check does not cover. It is refused with 400 in
+   every configuration (the page and standard clients never use it).
 """
 
+import logging
 import types
+from urllib.parse import parse_qs
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 EXTENSIONS_KEY = "HTTP_SEC_WEBSOCKET_EXTENSIONS"
 
@@ -50,6 +65,42 @@ class SocketInput:
         return self.socket
 
 
+class WebSocketErrors:
+    """The error stream of WebSocket requests (point 4): one log line per write."""
+
+    __slots__ = ()
+
+    def write(self, text):
+        text = str(text).strip()
+        if not text:
+            return
+        if "socket shutdown error" in text and "Errno 9" in text:
+            logger.debug("%s", text)  # the socket was closed already: nothing to say
+        else:
+            logger.warning("%s", text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+
+WEBSOCKET_ERRORS = WebSocketErrors()  # stateless: one for every connection
+JSONP_REFUSED = b'{"error": "JSONP is not supported: use the WebSocket transport."}'
+
+
+def is_jsonp(environ):
+    """An Engine.IO request (``/socket.io/``) that asks for a JSONP answer."""
+    query = environ.get("QUERY_STRING", "")
+    return (
+        "j=" in query
+        and environ.get("PATH_INFO", "").startswith("/socket.io")
+        and "j" in parse_qs(query)
+    )
+
+
 def direct_call(app):
     """What to call to run ``app`` without a C-level frame (point 3 above)."""
     if isinstance(app, types.FunctionType | types.MethodType):
@@ -60,13 +111,18 @@ def direct_call(app):
 
 
 def websocket_middleware(app, async_mode="eventlet", allow_compression=None):
-    """``app`` behind the three rules of this module's docstring."""
+    """``app`` behind the rules of this module's docstring."""
     if allow_compression is None:
         allow_compression = settings.WS_COMPRESSION
     hand_over_socket = async_mode == "eventlet"
     call_app = direct_call(app)
 
     def middleware(environ, start_response):
+        if is_jsonp(environ):
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [JSONP_REFUSED]
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            environ["wsgi.errors"] = WEBSOCKET_ERRORS
         if not allow_compression:
             environ.pop(EXTENSIONS_KEY, None)
         if hand_over_socket and "gunicorn.socket" in environ:

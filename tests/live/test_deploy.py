@@ -9,7 +9,6 @@ import socketio
 from django.test import override_settings
 
 from chat.connection import origin_allowed
-from tests.support.cluster import start_sqlite_server
 from tests.support.server import DEMO_PASSWORD, ROOT, LiveServer
 
 PROXY_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -52,13 +51,9 @@ class ProxiedServer(LiveServer):
 
 
 @pytest.fixture(scope="module")
-def proxied_server(tmp_path_factory):
+def proxied_server(module_servers):
     """The app as a Procfile host runs it: HTTPS=1 behind a TLS-terminating proxy."""
-    server = start_sqlite_server(
-        tmp_path_factory.mktemp("proxied"), "proxied", {"HTTPS": "1"}, server_class=ProxiedServer
-    )
-    yield server
-    server.stop()
+    return module_servers.start(server_class=ProxiedServer, HTTPS="1")
 
 
 def proxied_login(server, username):
@@ -96,10 +91,10 @@ def test_django_honours_x_forwarded_proto(proxied_server):
 
 
 @pytest.mark.server
-def test_socket_origin_check_behind_the_proxy(proxied_server, taps):
+def test_socket_origin_check_behind_the_proxy(proxied_server, clients):
     alice = proxied_login(proxied_server, "alice")
     public = proxied_server.url.replace("http://", "https://")
-    tap = taps.open(proxied_server, alice, "general", origin=public)
+    tap = clients.open(alice, "general", server=proxied_server, origin=public)
     tap.wait_users(["alice"])
 
     for origin in (proxied_server.url, "https://evil.example.com"):

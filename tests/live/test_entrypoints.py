@@ -32,7 +32,7 @@ def test_gunicorn_eventlet_worker_serves_pages_and_socketio(server):
     serves_pages_and_chat(server.url)
     log = server.tail(400)
     assert "Using worker: eventlet" in log
-    # d09/gc_tuning.py ran in the worker (start-up objects frozen, rare collections).
+    # d09/runtime/gc_tuning.py ran in the worker (start-up objects frozen, rare collections).
     assert "garbage collector:" in log and "start-up objects frozen" in log
 
 

@@ -2,34 +2,26 @@
 
 import pytest
 
-from tests.support.cluster import start_sqlite_server
 from tests.support.server import DEMO_PASSWORD, login
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def gevent_server(tmp_path_factory):
-    server = start_sqlite_server(
-        tmp_path_factory.mktemp("gevent"),
-        "gevent",
-        {"SIO_ASYNC_MODE": "gevent"},
-        worker_class="gevent",
-    )
-    yield server
-    server.stop()
+def gevent_server(module_servers):
+    return module_servers.start(worker_class="gevent", SIO_ASYNC_MODE="gevent")
 
 
-def test_login_join_message_and_leave_under_gevent(gevent_server, taps):
+def test_login_join_message_and_leave_under_gevent(gevent_server, clients):
     alice = login(gevent_server.url, "alice", DEMO_PASSWORD)
     bob = login(gevent_server.url, "bob", DEMO_PASSWORD)
-    on_alice = taps.open(gevent_server, alice, "general")
+    on_alice = clients.open(alice, "general", server=gevent_server)
     on_alice.wait(lambda tap: tap.of("history") == [[]], "empty history")
-    on_bob = taps.open(gevent_server, bob, "general")
+    on_bob = clients.open(bob, "general", server=gevent_server)
     on_alice.wait_users(["alice", "bob"])
     assert {"user": "bob"} in on_alice.of("joined")
 
-    sent = on_bob.send("hello under gevent")
+    sent = on_bob.post("hello under gevent")
     for tap in (on_alice, on_bob):
         tap.wait(lambda tap: tap.message_ids() == [sent], "the message")
     assert on_alice.of("message")[0]["text"] == "hello under gevent"

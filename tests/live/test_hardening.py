@@ -18,26 +18,15 @@ pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def tight_server(live_server_env, tmp_path_factory):
+def tight_server(module_servers):
     """Short timers, so faults show within seconds."""
-    from tests.support.server import LiveServer
-
-    db = tmp_path_factory.mktemp("tight") / "db.sqlite3"
-    live = LiveServer(
-        extra_env={
-            **live_server_env,
-            "DATABASE_URL": f"sqlite:///{db}",
-            "SIO_PING_INTERVAL": "1",
-            "SIO_PING_TIMEOUT": "1",
-            "SIO_CONNECT_TIMEOUT": "1",
-            "SESSION_RECHECK_SECONDS": "1",
-            "SQLITE_TIMEOUT": "1",
-        }
+    return module_servers.start(
+        SIO_PING_INTERVAL="1",
+        SIO_PING_TIMEOUT="1",
+        SIO_CONNECT_TIMEOUT="1",
+        SESSION_RECHECK_SECONDS="1",
+        SQLITE_TIMEOUT="1",
     )
-    live.prepare()
-    live.start()
-    yield live
-    live.stop()
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ import uuid
 
 import pytest
 
-from tests.support.cluster import start_server
-from tests.support.server import DEMO_PASSWORD, login, wait_until
+from tests.support.server import DEMO_PASSWORD, login, start_server, wait_until
 from tests.support.services import RedisService, _stop
 
 pytestmark = pytest.mark.scale
@@ -32,7 +31,7 @@ def try_send(tap, text):
 
 
 def test_broadcasts_and_presence_come_back_after_a_redis_restart(
-    own_redis, postgres_service, tmp_path, taps
+    own_redis, postgres_service, tmp_path, clients
 ):
     env = {
         "SECRET_KEY": "redis-restart-tests-" + "r" * 40,
@@ -49,10 +48,10 @@ def test_broadcasts_and_presence_come_back_after_a_redis_restart(
             "-c",
             f"from chat.models import Room; Room.objects.create(name={room!r}, slug={room!r})",
         )
-        alice = taps.open(a, login(a.url, "alice", DEMO_PASSWORD), room)
-        bob = taps.open(b, login(b.url, "bob", DEMO_PASSWORD), room)
+        alice = clients.open(login(a.url, "alice", DEMO_PASSWORD), room, server=a)
+        bob = clients.open(login(b.url, "bob", DEMO_PASSWORD), room, server=b)
         alice.wait_users(["alice", "bob"])
-        before = alice.send("before the restart")
+        before = alice.post("before the restart")
         bob.wait(lambda t: before in t.message_ids(), "message before the restart")
 
         restart(own_redis)
@@ -63,15 +62,9 @@ def test_broadcasts_and_presence_come_back_after_a_redis_restart(
             interval=0.5,
             message="a message accepted after the restart",
         )
-        import time
-
-        time.sleep(8)
-        print("ALICE", alice.events[-6:])
-        print("BOB", bob.events[-6:])
-        print("ACK", acked)
         bob.wait(lambda t: acked["id"] in t.message_ids(), "message after the restart", 20)
         # Presence lived in Redis and was wiped: each process puts its users back.
-        carol = taps.open(b, login(b.url, "carol", DEMO_PASSWORD), room)
+        carol = clients.open(login(b.url, "carol", DEMO_PASSWORD), room, server=b)
         carol.wait_users(["alice", "bob", "carol"], timeout=30)
 
         count_code = (

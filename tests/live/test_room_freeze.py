@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.support.raw import RawSocket
-from tests.support.server import DEMO_PASSWORD, LiveServer, login, wait_until
+from tests.support.server import DEMO_PASSWORD, login, wait_until
 from tests.support.sio import connected
 
 pytestmark = pytest.mark.server
@@ -24,21 +24,12 @@ LEAVE_WINDOW = PING_INTERVAL + PING_TIMEOUT + PING_TIMEOUT + 3  # + slack for a 
 
 
 @pytest.fixture(scope="module")
-def quick_ping_server(live_server_env, tmp_path_factory):
-    db = tmp_path_factory.mktemp("freeze") / "db.sqlite3"
-    live = LiveServer(
-        extra_env={
-            **live_server_env,
-            "DATABASE_URL": f"sqlite:///{db}",
-            "SIO_PING_INTERVAL": str(PING_INTERVAL),
-            "SIO_PING_TIMEOUT": str(PING_TIMEOUT),
-        }
+def quick_ping_server(module_servers):
+    live = module_servers.start(
+        SIO_PING_INTERVAL=str(PING_INTERVAL), SIO_PING_TIMEOUT=str(PING_TIMEOUT)
     )
-    live.prepare()
-    live.start()
     live.create_users([f"silent{i}" for i in range(5)], DEMO_PASSWORD)
-    yield live
-    live.stop()
+    return live
 
 
 def go_silent(server, usernames, room, frame=None):

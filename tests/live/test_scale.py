@@ -17,9 +17,8 @@ import psycopg2
 import pytest
 import redis
 
-from tests.support.cluster import start_server
 from tests.support.raw import RawSocket
-from tests.support.server import DEMO_PASSWORD, login, wait_until
+from tests.support.server import DEMO_PASSWORD, login, start_server, wait_until
 
 pytestmark = pytest.mark.scale
 
@@ -88,16 +87,16 @@ def has_notice(event, user):
     return lambda tap: {"user": user} in tap.of(event)
 
 
-def test_users_of_two_processes_share_messages_users_and_notices(pair, room, taps):
+def test_users_of_two_processes_share_messages_users_and_notices(pair, room, clients):
     a, b = pair
-    on_a = taps.open(a, log_in(a, "alice"), room)
+    on_a = clients.open(log_in(a, "alice"), room, server=a)
     on_a.wait_users(["alice"])
-    on_b = taps.open(b, log_in(b, "bob"), room)
+    on_b = clients.open(log_in(b, "bob"), room, server=b)
     for tap in (on_a, on_b):
         tap.wait_users(["alice", "bob"])
     on_a.wait(has_notice("joined", "bob"), "bob's joined notice")
 
-    sent = [on_a.send("hello from A"), on_b.send("hello from B"), on_a.send("last one")]
+    sent = [on_a.post("hello from A"), on_b.post("hello from B"), on_a.post("last one")]
     for tap in (on_a, on_b):
         tap.wait(lambda tap: len(tap.of("message")) >= 3, "three messages")
     # The last message trails any duplicate of the first two: each came once.
@@ -105,7 +104,7 @@ def test_users_of_two_processes_share_messages_users_and_notices(pair, room, tap
     assert [m["text"] for m in on_b.of("message")] == ["hello from A", "hello from B", "last one"]
 
     # carol comes and goes on A; bob, on B, sees both notices and lists.
-    carol = taps.open(a, log_in(a, "carol"), room)
+    carol = clients.open(log_in(a, "carol"), room, server=a)
     on_b.wait_users(["alice", "bob", "carol"])
     carol.close()
     on_b.wait(has_notice("left", "carol"), "carol's left notice")
@@ -115,20 +114,20 @@ def test_users_of_two_processes_share_messages_users_and_notices(pair, room, tap
 
     # Newcomers on either process get the same history.
     late = log_in(b, "carol")
-    histories = [taps.open(server, late, room) for server in (a, b)]
+    histories = [clients.open(late, room, server=server) for server in (a, b)]
     for tap in histories:
         tap.wait(lambda tap: tap.of("history"), "history")
         assert [m["id"] for m in tap.of("history")[0]] == sent
         assert tap.of("history")[0][0]["text"] == "hello from A"
 
 
-def test_concurrent_senders_on_both_processes_give_everyone_one_gapless_order(pair, room, taps):
+def test_concurrent_senders_on_both_processes_give_everyone_one_gapless_order(pair, room, clients):
     a, b = pair
-    clients = [
-        taps.open(server, log_in(server, name), room)
+    members = [
+        clients.open(log_in(server, name), room, server=server)
         for server, name in ((a, "alice"), (a, "bob"), (b, "carol"), (b, "alice"))
     ]
-    for tap in clients:
+    for tap in members:
         tap.wait_users(["alice", "bob", "carol"])
 
     per_sender = 20
@@ -136,31 +135,33 @@ def test_concurrent_senders_on_both_processes_give_everyone_one_gapless_order(pa
 
     def send_many(tap):
         for n in range(per_sender):
-            acked.append(tap.send(f"{tap.user} #{n}"))
+            acked.append(tap.post(f"{tap.user} #{n}"))
 
-    senders = [threading.Thread(target=send_many, args=(tap,)) for tap in clients]
+    senders = [threading.Thread(target=send_many, args=(tap,)) for tap in members]
     for thread in senders:
         thread.start()
     for thread in senders:
         thread.join(timeout=120)
-    total = per_sender * len(clients)
+    total = per_sender * len(members)
     assert len(acked) == total
-    for tap in clients:
+    for tap in members:
         tap.wait(lambda tap: len(tap.of("message")) >= total, f"{total} messages", timeout=60)
 
-    sequences = [tap.message_ids() for tap in clients]
+    sequences = [tap.message_ids() for tap in members]
     assert all(sequence == sequences[0] for sequence in sequences), sequences
     first = sequences[0][0]
     # The database's order (ids), with nothing missing and nothing twice.
     assert sequences[0] == sorted(acked) == list(range(first, first + total))
 
 
-def test_users_of_a_killed_process_leave_the_others_lists_within_30_s(deployment, pair, room, taps):
+def test_users_of_a_killed_process_leave_the_others_lists_within_30_s(
+    deployment, pair, room, clients
+):
     a, _b = pair
     doomed = deployment.server("doomed")
     try:
-        on_doomed = taps.open(doomed, log_in(doomed, "alice"), room)
-        survivor = taps.open(a, log_in(a, "bob"), room)
+        on_doomed = clients.open(log_in(doomed, "alice"), room, server=doomed)
+        survivor = clients.open(log_in(a, "bob"), room, server=a)
         survivor.wait_users(["alice", "bob"])
         on_doomed.wait_users(["alice", "bob"])
 
@@ -200,19 +201,19 @@ def gevent_server(deployment, pair):
 
 @pytest.mark.parametrize("worker", ["eventlet", "gevent"])
 def test_a_slow_query_does_not_delay_a_broadcast_in_another_room(
-    request, deployment, pair, slow_trigger, worker, taps
+    request, deployment, pair, slow_trigger, worker, clients
 ):
     server = pair[0] if worker == "eventlet" else request.getfixturevalue("gevent_server")
     slow_room = request.getfixturevalue("room")
     busy_room = "r-" + uuid.uuid4().hex[:10]
     deployment.sql("INSERT INTO chat_room (name, slug) VALUES (%s, %s)", [busy_room, busy_room])
-    sender = taps.open(server, log_in(server, "alice"), slow_room)
-    speaker = taps.open(server, log_in(server, "bob"), busy_room)
-    listener = taps.open(server, log_in(server, "carol"), busy_room)
+    sender = clients.open(log_in(server, "alice"), slow_room, server=server)
+    speaker = clients.open(log_in(server, "bob"), busy_room, server=server)
+    listener = clients.open(log_in(server, "carol"), busy_room, server=server)
     listener.wait_users(["bob", "carol"])
 
     slow_done = threading.Event()
-    slow = threading.Thread(target=lambda: (sender.send(SLOW_TEXT), slow_done.set()))
+    slow = threading.Thread(target=lambda: (sender.post(SLOW_TEXT), slow_done.set()))
     slow.start()
     # Measure from the moment PostgreSQL is sleeping inside the insert.
     wait_until(
@@ -221,7 +222,7 @@ def test_a_slow_query_does_not_delay_a_broadcast_in_another_room(
         message="the slow query running",
     )
     started = time.monotonic()
-    speaker.send("quick")
+    speaker.post("quick")
     listener.wait(lambda tap: tap.of("message"), "the quick message", timeout=20)
     delay = time.monotonic() - started
     delivered_before_slow_ack = not slow_done.is_set()
@@ -237,7 +238,7 @@ def test_a_slow_query_does_not_delay_a_broadcast_in_another_room(
     assert f"psycopg2 wait callback: {expected}" in server.tail(400)
 
 
-def test_several_workers_with_redis_serve_one_chat(deployment, pair, room, taps):
+def test_several_workers_with_redis_serve_one_chat(deployment, pair, room, clients):
     server = deployment.server("workers", workers=2)
     try:
         workers = server.worker_pids()
@@ -251,11 +252,13 @@ def test_several_workers_with_redis_serve_one_chat(deployment, pair, room, taps)
             timeout=20,
             message="both workers registered",
         )
-        clients = [taps.open(server, log_in(server, name), room) for name in ("alice", "bob") * 3]
-        for tap in clients:
+        members = [
+            clients.open(log_in(server, name), room, server=server) for name in ("alice", "bob") * 3
+        ]
+        for tap in members:
             tap.wait_users(["alice", "bob"])
-        sent = clients[0].send("to every worker")
-        for tap in clients:
+        sent = members[0].post("to every worker")
+        for tap in members:
             tap.wait(lambda tap: tap.message_ids() == [sent], "the message")
     finally:
         server.stop()
@@ -265,11 +268,11 @@ def live_processes(deployment):
     return deployment.redis().smembers("d09:presence:processes")
 
 
-def test_users_of_a_stopped_process_leave_at_the_next_reap(deployment, pair, room, taps):
+def test_users_of_a_stopped_process_leave_at_the_next_reap(deployment, pair, room, clients):
     a, _b = pair
     stopping = deployment.server("stopping")
-    taps.open(stopping, log_in(stopping, "alice"), room)
-    survivor = taps.open(a, log_in(a, "bob"), room)
+    clients.open(log_in(stopping, "alice"), room, server=stopping)
+    survivor = clients.open(log_in(a, "bob"), room, server=a)
     survivor.wait_users(["alice", "bob"])
     stopping.stop()
     stopped_at = time.monotonic()
@@ -281,7 +284,7 @@ def test_users_of_a_stopped_process_leave_at_the_next_reap(deployment, pair, roo
 
 
 def test_a_burst_from_one_client_is_stored_and_broadcast_in_the_order_sent(
-    deployment, pair, room, taps
+    deployment, pair, room, clients
 ):
     # Every borrowed connection is checked first (a PostgreSQL round trip before
     # the room lock): handlers running side by side would reach the lock in
@@ -290,7 +293,7 @@ def test_a_burst_from_one_client_is_stored_and_broadcast_in_the_order_sent(
     checking = deployment.server("c", env={"EVENT_DB_CHECK_IDLE_SECONDS": "0"})
     try:
         alice = log_in(checking, "alice")
-        watcher = taps.open(pair[1], log_in(pair[1], "bob"), room)
+        watcher = clients.open(log_in(pair[1], "bob"), room, server=pair[1])
         raw = RawSocket(checking.url, cookie=alice.cookie)
         raw.connect_namespace({"room": room})
         count = 30

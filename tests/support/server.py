@@ -18,7 +18,12 @@ DEMO_PASSWORD = "chat-demo-2024"
 LOG_DIR = Path(tempfile.gettempdir()) / "d09-test-logs"
 # Tests send and connect far faster than people: every test server gets these
 # unless a test sets its own (the limits have tests on servers with low values).
-RELAXED_LIMITS = {"MESSAGE_RATE_BURST": "100000", "CONNECT_RATE_BURST": "100000"}
+RELAXED_LIMITS = {
+    "MESSAGE_RATE_BURST": "100000",
+    "CONNECT_RATE_BURST": "100000",
+    "ADDRESS_RATE_BURST": "100000",
+    "FRAME_RATE_BURST": "100000",
+}
 
 
 def free_port():
@@ -158,6 +163,47 @@ class LiveServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return ""
+
+
+def start_server(env, log_dir, name, prepare=False, server_class=LiveServer, **options):
+    """A LiveServer of the deployment ``env`` (``options``: workers, worker_class);
+    its log goes to ``log_dir`` next to the deployment's other files."""
+    server = server_class(extra_env=env, **options)
+    server.log_path = log_dir / f"{name}-{server.port}.log"
+    if prepare:
+        server.prepare()
+    server.start()
+    return server
+
+
+class ServerFactory:
+    """Servers of a test's (or a module's) own: ``start(**env)`` gives a server
+    on a new SQLite database of its own with ``env`` on top of ``base_env``."""
+
+    def __init__(self, base_env, folder):
+        # Not the session server's Redis: rooms of the same name would mix.
+        self.base_env = {k: v for k, v in base_env.items() if k != "REDIS_URL"}
+        self.folder = folder
+        self.started = []
+
+    def start(self, server_class=LiveServer, worker_class="eventlet", workers=1, **env):
+        name = f"own-{len(self.started)}"
+        database = {"DATABASE_URL": f"sqlite:///{self.folder / name}.sqlite3"}
+        live = start_server(
+            {**self.base_env, **database, **env},
+            LOG_DIR,
+            name,
+            prepare=True,
+            server_class=server_class,
+            worker_class=worker_class,
+            workers=workers,
+        )
+        self.started.append(live)
+        return live
+
+    def stop_all(self):
+        for live in self.started:
+            live.stop()
 
 
 @dataclass

@@ -1,29 +1,44 @@
-"""A standard Socket.IO client (python-socketio) wired for assertions."""
+"""The one Socket.IO client of the tests: python-socketio's, wired for assertions.
+
+python-socketio's Client hands every event to a new thread, so its handlers may
+run out of order; here they run in the reader thread instead, in wire order,
+which is what the ordering tests compare.
+"""
 
 import threading
 
+import engineio
 import socketio
 
 from tests.support.server import wait_until
 
 
-class ChatClient:
-    """One chat connection; records every server event as ``(name, data)``.
+class _InOrderEngineIO(engineio.Client):
+    def _trigger_event(self, event, *args, **kwargs):
+        kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
 
-    python-socketio's threaded client may hand events to handlers out of order,
-    so tests wait for what they need instead of relying on arrival order.
-    """
+
+class _InOrderClient(socketio.Client):
+    def _engineio_client_class(self):
+        return _InOrderEngineIO
+
+
+class ChatClient:
+    """One chat connection; records every server event as ``(name, data)`` in
+    arrival order."""
 
     def __init__(self, url, logged_in=None, room="general", after=None, origin=None, auth=None):
+        self.user = logged_in.username if logged_in else None
         self.events = []
         self.connect_errors = []
         self._lock = threading.Lock()
-        self.sio = socketio.Client(reconnection=False)
+        # websocket-client sends Origin: http://<host> unless told another one.
+        options = {"origin": origin} if origin else {}
+        self.sio = _InOrderClient(reconnection=False, websocket_extra_options=options)
         self.sio.on("*", self._record)
         self.sio.on("connect_error", self.connect_errors.append)
         self.headers = dict(logged_in.headers) if logged_in else {}
-        if origin:
-            self.headers["Origin"] = origin
         if auth is None:
             auth = {"room": room} if after is None else {"room": room, "after": after}
         self.url = url
@@ -35,7 +50,7 @@ class ChatClient:
             headers=self.headers,
             auth=self.auth,
             transports=["websocket"],
-            wait_timeout=10,
+            wait_timeout=20,
         )
         return self
 
@@ -47,11 +62,21 @@ class ChatClient:
         with self._lock:
             return [data for event, data in self.events if event == name]
 
+    def message_ids(self):
+        return [message["id"] for message in self.of("message")]
+
+    def wait(self, condition, message, timeout=20):
+        """Until ``condition(self)`` holds."""
+        return wait_until(
+            lambda: condition(self), timeout=timeout, message=f"{self.user}: {message}"
+        )
+
     def wait_for(self, name, predicate=lambda data: True, timeout=10):
+        """The first event ``name`` whose data satisfies ``predicate``."""
         matches = wait_until(
             lambda: [d for d in self.of(name) if predicate(d)],
             timeout=timeout,
-            message=f"event {name!r}",
+            message=f"{self.user}: event {name!r}",
         )
         return matches[0]
 
@@ -61,15 +86,21 @@ class ChatClient:
         return lists[-1] if lists else None
 
     def wait_users(self, expected, timeout=10):
-        wait_until(lambda: self.users() == expected, timeout=timeout, message=f"users {expected}")
+        self.wait(lambda client: client.users() == expected, f"users {expected}", timeout)
 
     def send(self, text, timeout=10):
         """Post a chat message; returns the server's ack."""
         return self.call({"text": text}, timeout=timeout)
 
-    def call(self, payload, timeout=10):
-        """Emit ``message`` with any payload at all; returns the ack."""
-        return self.sio.call("message", payload, timeout=timeout)
+    def post(self, text, timeout=20):
+        """Post a chat message that must be accepted; returns its id."""
+        answer = self.send(text, timeout=timeout)
+        assert answer.get("ok"), answer
+        return answer["id"]
+
+    def call(self, payload, event="message", timeout=10):
+        """Emit ``event`` (``message`` by default) with any payload; returns the ack."""
+        return self.sio.call(event, payload, timeout=timeout)
 
     def close(self):
         if self.sio.connected:

@@ -84,7 +84,8 @@ def test_store_message_returns_the_wire_form(rooms, alice_user):
 
 def test_history_is_the_three_newest_oldest_first(rooms, alice_user):
     ids = [post(alice_user, rooms["general"], f"m{i}")["id"] for i in range(5)]
-    history = messages.history(rooms["general"].pk, "general")
+    history, complete = messages.history(rooms["general"].pk, "general")
+    assert complete
     assert [m["id"] for m in history] == ids[-3:]
     assert [m["text"] for m in history] == ["m2", "m3", "m4"]
 
@@ -92,23 +93,36 @@ def test_history_is_the_three_newest_oldest_first(rooms, alice_user):
 def test_history_is_per_room(rooms, alice_user):
     post(alice_user, rooms["general"], "in general")
     post(alice_user, rooms["cats"], "in cats")
-    assert [m["text"] for m in messages.history(rooms["cats"].pk, "cats")] == ["in cats"]
-    assert messages.history(rooms["random"].pk, "random") == []
+    assert [m["text"] for m in messages.history(rooms["cats"].pk, "cats")[0]] == ["in cats"]
+    assert messages.history(rooms["random"].pk, "random") == ([], True)
 
 
 def test_history_after_an_id_fills_the_gap(rooms, alice_user):
     ids = [post(alice_user, rooms["general"], f"m{i}")["id"] for i in range(6)]
-    gap = messages.history(rooms["general"].pk, "general", after=ids[1])
+    gap, complete = messages.history(rooms["general"].pk, "general", after=ids[1])
     assert [m["id"] for m in gap] == ids[2:]
+    assert complete
 
 
-def test_gap_fill_is_bounded(rooms, alice_user):
-    ids = [
-        post(alice_user, rooms["general"], f"m{i}")["id"]
-        for i in range(messages.GAP_FILL_LIMIT + 5)
-    ]
-    gap = messages.history(rooms["general"].pk, "general", after=0)
-    assert [m["id"] for m in gap] == ids[-messages.GAP_FILL_LIMIT :]
+def test_gap_fill_is_bounded_and_says_when_it_is_not_complete(rooms, alice_user):
+    limit = messages.GAP_FILL_LIMIT
+    ids = [post(alice_user, rooms["general"], f"m{i}")["id"] for i in range(limit + 5)]
+    gap, complete = messages.history(rooms["general"].pk, "general", after=0)
+    assert [m["id"] for m in gap] == ids[-limit:]
+    assert not complete
+    exactly, complete = messages.history(rooms["general"].pk, "general", after=ids[4])
+    assert len(exactly) == limit
+    assert complete
+
+
+def test_before_and_after_page_through_a_room(rooms, alice_user):
+    ids = [post(alice_user, rooms["general"], f"m{i}")["id"] for i in range(7)]
+    room = rooms["general"].pk
+    assert [m["id"] for m in messages.before(room, "general", ids[5], 3)] == ids[2:5]
+    assert [m["id"] for m in messages.before(room, "general", ids[1], 3)] == ids[:1]
+    assert [m["id"] for m in messages.before(room, "general", None, 2)] == ids[-2:]
+    assert [m["id"] for m in messages.after(room, "general", ids[1], 3)] == ids[2:5]
+    assert messages.after(room, "general", ids[-1], 3) == []
 
 
 def test_history_is_one_query(rooms, alice_user, django_assert_num_queries):

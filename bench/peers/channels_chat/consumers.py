@@ -32,7 +32,7 @@ def find_room(slug):
 
 @database_sync_to_async
 def history(room):
-    return messages.history(room.id, room.slug)
+    return messages.history(room.id, room.slug)[0]
 
 
 @database_sync_to_async

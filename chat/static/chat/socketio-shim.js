@@ -4,8 +4,10 @@
  *   var socket = $.socketio({ auth: function () { return { room: "general" }; } });
  *   socket.on("connect", fn);          // namespace "/" connected
  *   socket.on("disconnect", fn);       // fn(reason): connection lost, will reconnect
- *   socket.on("reconnecting", fn);     // fn(attempt, delayMs)
+ *   socket.on("reconnecting", fn);     // fn(attempt, delayMs, reason)
  *   socket.on("connect_error", fn);    // fn(message): refused by the server, final
+ *                                      // (a refusal that says {"retry_after": s}
+ *                                      // is not final: it is retried after s)
  *   socket.on("server_disconnect", fn); // fn(message): the server ended the session, final
  *   socket.on("message", fn);          // any server event: fn(data, ...)
  *   socket.emit("message", { text: "hi" }, function (answer) { ... });
@@ -73,6 +75,7 @@
     this.closedByUser = false;
     this.refused = false;       // server said no (44) or sent us away (41): no retry
     this.attempts = 0;
+    this.retryNotBefore = 0;    // a server's "retry_after" pushes the next attempt back
     this.maxPayload = 1000000;
     this.deadline = 0;          // when the next ping is overdue
     this.nextAckId = 0;
@@ -170,8 +173,17 @@
       callback.apply(this, $.isArray(packet.data) ? packet.data : []);
     } else if (packet.type === SIO_CONNECT_ERROR) {
       var data = packet.data;
-      var message = data && typeof data === "object" ? data.message : data;
-      this.giveUp("connect_error", message || "The server refused the connection.");
+      var message = (data && typeof data === "object" ? data.message : data) ||
+        "The server refused the connection.";
+      var retryAfter = data && data.data && data.data.retry_after;
+      if (typeof retryAfter === "number" && retryAfter >= 0) {
+        // A refusal that passes by itself (a rate limit, a busy server): not
+        // final; the next attempt waits at least as long as the server asked.
+        this.retryNotBefore = Date.now() + retryAfter * 1000;
+        this.dropTransport(message);
+      } else {
+        this.giveUp("connect_error", message);
+      }
     } else if (packet.type === SIO_DISCONNECT) {
       this.giveUp("server_disconnect", "The server closed this chat session.");
     }
@@ -250,7 +262,7 @@
       this.fire("disconnect", [reason]);
     }
     if (!this.closedByUser && !this.refused) {
-      this.scheduleReconnect();
+      this.scheduleReconnect(reason);
     }
   };
 
@@ -262,16 +274,16 @@
     this.fire(event, [message]);
   };
 
-  Socket.prototype.scheduleReconnect = function () {
+  Socket.prototype.scheduleReconnect = function (reason) {
     var self = this;
     var base = Math.min(
       self.options.reconnectDelayMax,
       self.options.reconnectDelay * Math.pow(2, self.attempts)
     );
     var jitter = base * self.options.randomization * (Math.random() * 2 - 1);
-    var delay = Math.max(0, Math.round(base + jitter));
+    var delay = Math.max(0, Math.round(base + jitter), self.retryNotBefore - Date.now());
     self.attempts += 1;
-    self.fire("reconnecting", [self.attempts, delay]);
+    self.fire("reconnecting", [self.attempts, delay, reason]);
     self.retryTimer = setTimeout(function () {
       if (!self.closedByUser && !self.refused) {
         self.open();
