@@ -132,11 +132,10 @@ def refuse_if_limited(limiter, key, refusal):
 @handles("connect", database_error=UNAVAILABLE)
 def connect(chat, sid, environ, auth=None):
     """Admit a logged-in user into a room: history, then the notices."""
-    address = environ.get("REMOTE_ADDR", "")
-    refuse_if_limited(
-        chat.connect_limit, address, "Too many connection attempts: try again in {wait}."
-    )
     member, after = admit(environ, auth)
+    chat.logged_in(environ)
+    refusal = "Too many connection attempts: try again in {wait}."
+    refuse_if_limited(chat.connect_limit, member.user_id, refusal)
     chat.rooms.join(sid, member, after)
 
 

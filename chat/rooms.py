@@ -63,10 +63,11 @@ class Rooms:
             with self.locks.hold(member.room_slug):
                 self._leave(sid, reason)
                 return
-        except (RoomBusy, LockReentered):
-            pass
+        except (RoomBusy, LockReentered, RedisError) as error:
+            logger.warning("%s left %s without the room lock: %r", sid, member.room_slug, error)
         # A leave is never dropped: without the lock, only the order of this
-        # room's broadcasts around it is not guaranteed (the lock logged why).
+        # room's broadcasts around it is not guaranteed. If Redis fails here
+        # too, the presence makes the leave at its next heartbeat.
         self._leave(sid, reason)
 
     def _leave(self, sid, reason):

@@ -6,23 +6,8 @@ import uuid
 import pytest
 
 from tests.support.server import DEMO_PASSWORD, login, start_server, wait_until
-from tests.support.services import RedisService, _stop
 
 pytestmark = pytest.mark.scale
-
-
-@pytest.fixture
-def own_redis():
-    service = RedisService().start()
-    yield service
-    service.stop()
-
-
-def restart(service):
-    """Stop and start redis-server on the same port; it comes back empty."""
-    _stop(service.process)
-    service.log.close()
-    service.start()
 
 
 def try_send(tap, text):
@@ -54,7 +39,7 @@ def test_broadcasts_and_presence_come_back_after_a_redis_restart(
         before = alice.post("before the restart")
         bob.wait(lambda t: before in t.message_ids(), "message before the restart")
 
-        restart(own_redis)
+        own_redis.restart()
 
         acked = wait_until(
             lambda: try_send(alice, "after the restart"),

@@ -1,5 +1,6 @@
 """Starting the real server in a subprocess, and logging in over HTTP."""
 
+import json
 import os
 import signal
 import socket
@@ -89,6 +90,33 @@ class LiveServer:
             "    U.objects.filter(username=name).exists() or "
             f"U.objects.create_user(username=name, password={password!r})",
         )
+
+    def create_sessions(self, usernames):
+        """Users (made if missing, with no usable password) each logged in through
+        a session written as ``django.contrib.auth.login`` writes it, without
+        hashing a password per user; the Cookie header of each, by name."""
+        script = f"""
+import json
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth import get_user_model
+store = import_module(settings.SESSION_ENGINE).SessionStore
+cookies = {{}}
+for name in {list(usernames)!r}:
+    user, made = get_user_model().objects.get_or_create(username=name)
+    if made:
+        user.set_unusable_password()
+        user.save()
+    session = store()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    cookies[name] = settings.SESSION_COOKIE_NAME + "=" + session.session_key
+print(json.dumps(cookies))
+"""
+        return json.loads(self.manage("shell", "-c", script).strip().splitlines()[-1])
 
     def db_file_handles(self):
         """How many file descriptors the workers hold on the SQLite database file."""

@@ -10,6 +10,7 @@ Fixtures (a pytest plugin, loaded by tests/conftest.py):
   is a client of an emptied database of it.
 - ``postgres_service``: one PostgreSQL for the session; ``new_database()`` gives
   the URL of an empty database.
+- ``own_redis``: a redis-server of the test's own, to stop, restart or pause.
 """
 
 import glob
@@ -83,10 +84,27 @@ class RedisService:
     def fresh(self):
         return redis.Redis.from_url(self.fresh_url())
 
+    def restart(self):
+        """Stop and start redis-server on the same port; it comes back empty."""
+        _stop(self.process)
+        self.log.close()
+        self.start()
+
+    def down(self):
+        """Stop redis-server (until ``start()``): clients get connection errors."""
+        _stop(self.process)
+        self.log.close()
+
+    def pause(self, seconds):
+        """Keep every client of this Redis waiting for ``seconds`` (its data kept):
+        past their socket timeout, they fail as with a network outage."""
+        redis.Redis(port=self.port).execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
+
     def stop(self):
         if self.process:
             _stop(self.process)
-            self.log.close()
+            if not self.log.closed:
+                self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -204,5 +222,12 @@ def redis_service():
 @pytest.fixture(scope="session")
 def postgres_service():
     service = PostgresService().start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def own_redis():
+    service = RedisService().start()
     yield service
     service.stop()

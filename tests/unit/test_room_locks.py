@@ -157,3 +157,17 @@ def test_another_process_gets_its_turn_in_a_room_kept_busy_here(redis_service):
             feeder.join()
     assert waited < 1
     assert client.keys("d09:roomlock:*") == []
+
+
+def test_a_release_that_redis_fails_does_not_undo_what_was_done(own_redis, caplog):
+    """A message stored and published under the lock must be acked as stored,
+    even if Redis goes away before the lock is released (it expires by itself)."""
+    import redis as redis_client
+
+    locks = RedisRoomLocks(redis_client.Redis.from_url(own_redis.url(), socket_timeout=1), wait=1)
+    done = []
+    with caplog.at_level(logging.WARNING, logger="chat.backends.redis"), locks.hold("general"):
+        done.append("stored")
+        own_redis.down()
+    assert done == ["stored"]
+    assert "expires by itself" in caplog.text
