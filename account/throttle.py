@@ -15,6 +15,9 @@ one address, or too many new accounts from one address, further attempts get
   turns out not to count (a success, a form without a password): parallel requests
   cannot all pass the check while the hashes run. A success also resets the
   username's count.
+- A browser that logged in as a name before skips the per-address count for that
+  name (a signed cookie): people behind one NAT with a few strangers mistyping, or
+  trying, are not locked out; new browsers and attackers are.
 - Every login that goes through :func:`throttled_login` is covered: the account
   API and ``/admin/login/``. Its outcome comes from Django's own signals
   (``user_logged_in``, ``user_login_failed``) sent for that request.
@@ -188,6 +191,37 @@ def signup_refusal(attempt):
     return f"Too many new accounts from your address: try again in {attempt.retry_minutes()}."
 
 
+# A browser that logged in as someone gets a signed cookie saying so; its later
+# logins as that same name skip the per-address count (the per-username one still
+# applies). An office or a school behind one NAT address is then never locked out
+# by strangers' failures: only browsers that never logged in there wait.
+KNOWN_BROWSER_COOKIE = "d09_known_login"
+KNOWN_BROWSER_SALT = "d09.account.throttle.known-browser"
+KNOWN_BROWSER_MAX_AGE = 365 * 24 * 60 * 60
+
+
+def known_browser(request):
+    """The (normalised) name this browser last logged in as, if its cookie is ours."""
+    return request.get_signed_cookie(
+        KNOWN_BROWSER_COOKIE,
+        default=None,
+        salt=KNOWN_BROWSER_SALT,
+        max_age=KNOWN_BROWSER_MAX_AGE,
+    )
+
+
+def remember_browser(response, username):
+    response.set_signed_cookie(
+        KNOWN_BROWSER_COOKIE,
+        normalize_username(username),
+        salt=KNOWN_BROWSER_SALT,
+        max_age=KNOWN_BROWSER_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
 def with_retry_after(response, attempt):
     """``response`` (a refusal) with the standard ``Retry-After`` header, in seconds."""
     response["Retry-After"] = str(attempt.retry_after())
@@ -226,7 +260,8 @@ def throttled_login(refuse):
             username_counter, address_counter = login_counters(
                 username, client_address(request.META)
             )
-            attempt = begin([username_counter, address_counter])
+            known = known_browser(request) == normalize_username(username)
+            attempt = begin([username_counter] if known else [username_counter, address_counter])
             if attempt.refused:
                 return with_retry_after(refuse(request, attempt), attempt)
             try:
@@ -237,6 +272,7 @@ def throttled_login(refuse):
             outcome = getattr(request, OUTCOME_ATTRIBUTE, None)
             if outcome == "succeeded":
                 attempt.succeeded(reset_key=username_counter.key)
+                remember_browser(response, username)
             elif outcome != "failed":
                 attempt.release()
             return response

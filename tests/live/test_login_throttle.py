@@ -160,6 +160,22 @@ def test_failed_logins_from_one_forwarded_address_never_block_another(proxied):
     assert log_in(first, "bob", DEMO_PASSWORD, f"{elsewhere}, {office}").status_code == 429
 
 
+def test_browsers_that_logged_in_before_are_not_locked_out_by_strangers(proxied):
+    first, second = proxied
+    office = new_address()
+    bob_browser = client(office)
+    assert log_in(first, "bob", DEMO_PASSWORD, session=bob_browser).status_code == 200
+    for index in range(8):  # strangers behind the same NAT address fail
+        server = proxied[index % 2]
+        assert log_in(server, f"nobody{uuid.uuid4().hex}", "wrong", office).status_code == 400
+    assert log_in(second, "carol", DEMO_PASSWORD, office).status_code == 429  # a new browser
+    # Bob's browser (its signed cookie says it logged in as bob) still gets in as bob...
+    assert log_in(second, "bob", DEMO_PASSWORD, session=bob_browser).status_code == 200
+    # ...but not as anyone else, and a wrong password still counts against bob.
+    assert log_in(first, "carol", DEMO_PASSWORD, session=bob_browser).status_code == 429
+    assert log_in(first, "bob", "wrong", session=bob_browser).status_code == 400
+
+
 def test_the_admin_login_is_throttled_with_the_same_counts(proxied):
     first, second = proxied
     admin = new_user(first, "root", superuser=True)
