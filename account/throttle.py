@@ -54,8 +54,12 @@ class Counter:
     window: int  # seconds from the first attempt
 
 
+def _digest(text):
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _key(kind, value):
-    return f"{kind}:{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()}"
+    return f"{kind}:{_digest(value)}"
 
 
 def normalize_username(username):
@@ -200,8 +204,13 @@ KNOWN_BROWSER_SALT = "d09.account.throttle.known-browser"
 KNOWN_BROWSER_MAX_AGE = 365 * 24 * 60 * 60
 
 
+def _name_digest(username):
+    # The cookie holds a digest: a header value must be ASCII, and a name need not be.
+    return _digest(normalize_username(username))
+
+
 def known_browser(request):
-    """The (normalised) name this browser last logged in as, if its cookie is ours."""
+    """The digest of the name this browser last logged in as, if its cookie is ours."""
     return request.get_signed_cookie(
         KNOWN_BROWSER_COOKIE,
         default=None,
@@ -213,7 +222,7 @@ def known_browser(request):
 def remember_browser(response, username):
     response.set_signed_cookie(
         KNOWN_BROWSER_COOKIE,
-        normalize_username(username),
+        _name_digest(username),
         salt=KNOWN_BROWSER_SALT,
         max_age=KNOWN_BROWSER_MAX_AGE,
         secure=settings.SESSION_COOKIE_SECURE,
@@ -260,7 +269,7 @@ def throttled_login(refuse):
             username_counter, address_counter = login_counters(
                 username, client_address(request.META)
             )
-            known = known_browser(request) == normalize_username(username)
+            known = known_browser(request) == _name_digest(username)
             attempt = begin([username_counter] if known else [username_counter, address_counter])
             if attempt.refused:
                 return with_retry_after(refuse(request, attempt), attempt)

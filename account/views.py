@@ -99,7 +99,9 @@ def signup_view(request):
     if user is None:
         return _form_errors(form)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return _signed_in_response(request, user.get_username())
+    response = _signed_in_response(request, user.get_username())
+    throttle.remember_browser(response, user.get_username())  # as after a login
+    return response
 
 
 def csrf_failure(request, reason=""):

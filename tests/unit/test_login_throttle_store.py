@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -86,3 +87,17 @@ def test_zero_turns_a_limit_off(client, alice, settings):
         assert log_in(client, "alice", "wrong", address=f"192.0.2.{_ + 10}").status_code == 400
     assert log_in(client, "alice", PASSWORD).status_code == 200
     assert not ThrottleCount.objects.filter(key__startswith="login-user").exists()
+
+
+def test_a_browser_that_signed_up_is_known_for_that_name(client, db, settings):
+    settings.LOGIN_FAILURES_PER_ADDRESS = 1
+    answer = client.post(
+        reverse("account:signup"),
+        {"username": "dave", "password1": PASSWORD, "password2": PASSWORD},
+        REMOTE_ADDR="192.0.2.1",
+    )
+    assert answer.status_code == 200
+    client.post(reverse("account:logout"))
+    log_in(Client(), "someone", "wrong")  # a stranger at the same address
+    assert log_in(Client(), "dave", PASSWORD).status_code == 429
+    assert log_in(client, "dave", PASSWORD).status_code == 200
