@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from account import throttle
 from account.forms import LoginForm, SignupForm
 from account.http import json_error, json_post_only
+from d09.client_address import client_address
 
 
 def safe_next_url(request):
@@ -59,18 +60,16 @@ def account_page(request):
     return render(request, "account/page.html", context)
 
 
+def _login_refused(request, attempt):
+    return json_error(429, throttle.login_refusal(attempt))
+
+
 @json_post_only
+@throttle.throttled_login(_login_refused)
 def login_view(request):
-    username = request.POST.get("username", "")
-    address = request.META.get("REMOTE_ADDR", "")
-    if throttle.is_throttled(username, address):
-        return json_error(429, throttle.retry_text())
     form = LoginForm(request, data=request.POST)
     if not form.is_valid():
-        if username and request.POST.get("password"):
-            throttle.record_failure(username, address)
         return _form_errors(form)
-    throttle.record_success(username)
     login(request, form.get_user())
     return _signed_in_response(request, request.user.get_username())
 
@@ -84,12 +83,25 @@ def logout_view(request):
 
 @json_post_only
 def signup_view(request):
+    # Counted before the form is checked (parallel requests cannot all slip
+    # through), given back unless an account is created.
+    attempt = throttle.begin(throttle.signup_counters(client_address(request.META)))
+    if attempt.refused:
+        return throttle.with_retry_after(json_error(429, throttle.signup_refusal(attempt)), attempt)
     form = SignupForm(data=request.POST)
-    if not form.is_valid():
+    user = None
+    try:
+        if form.is_valid():
+            user = form.save()
+    finally:
+        if user is None:
+            attempt.release()
+    if user is None:
         return _form_errors(form)
-    user = form.save()
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return _signed_in_response(request, user.get_username())
+    response = _signed_in_response(request, user.get_username())
+    throttle.remember_browser(response, user.get_username())  # as after a login
+    return response
 
 
 def csrf_failure(request, reason=""):

@@ -31,6 +31,7 @@ from chat.limits import (
 from chat.payloads import Refused, echo
 from chat.rooms import Rooms
 from chat.sessions import ConnectionRegistry
+from d09.client_address import client_address
 from d09.runtime.event_db import event_connections
 from d09.runtime.fresh_stack import run_on_fresh_stack
 
@@ -115,10 +116,6 @@ def handles(event, database_error="The chat could not do that right now, please 
         return function
 
     return register
-
-
-def client_address(environ):
-    return environ.get("REMOTE_ADDR", "")
 
 
 def refuse_if_limited(limiter, key, refusal):

@@ -13,6 +13,7 @@ import xstatic.pkg.bootstrap
 import xstatic.pkg.jquery
 from django.core.exceptions import ImproperlyConfigured
 
+from d09.client_address import parse_trusted_proxies
 from d09.env import env_bool, env_int, env_list, env_str, load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -98,6 +99,18 @@ def _database_config():
 
 DATABASES = {"default": _database_config()}
 
+# Django's hashers, with the hashlib ones computing off the event loop (d09/hashers.py):
+# a PBKDF2 hash takes about 0.3 s of CPU, during which no other client of an
+# eventlet/gevent worker would be served. Same algorithm names, so stored hashes
+# stay valid both ways.
+PASSWORD_HASHERS = [
+    "d09.hashers.PBKDF2PasswordHasher",
+    "d09.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "d09.hashers.ScryptPasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -134,6 +147,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LOGIN_URL = "account:page"
 CSRF_FAILURE_VIEW = "account.views.csrf_failure"
+
+# Proxies whose X-Forwarded-For is believed (d09/client_address.py): comma-separated
+# addresses or networks, or "*" for any peer. The variable is the one gunicorn reads
+# for X-Forwarded-Proto, but the default here is to trust nobody (gunicorn's own
+# default trusts 127.0.0.1).
+try:
+    FORWARDED_ALLOW_IPS = parse_trusted_proxies(env_str("FORWARDED_ALLOW_IPS"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"FORWARDED_ALLOW_IPS: {error}") from error
+
+# Login and signup throttles (account/throttle.py), counted in the database so that
+# every worker and host sees the same counts. 0 turns a limit off.
+LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
+SIGNUPS_PER_ADDRESS = env_int("SIGNUPS_PER_ADDRESS", 20)
+SIGNUP_WINDOW = env_int("SIGNUP_WINDOW", 60 * 60)
 
 # Security. HTTPS=1 says the site is reached over TLS (usually through a
 # terminating proxy that sets X-Forwarded-Proto), which turns on secure cookies,

@@ -95,6 +95,31 @@ def test_sessions_that_never_log_in_are_limited_per_address(servers):
     assert refused.value.status_code == 401
 
 
+def never_logging_in_from(url, forwarded_for):
+    raw = RawSocket(url, headers={"X-Forwarded-For": forwarded_for})
+    assert "not logged in" in raw.connect_namespace({"room": "general"})[-1]
+    raw.close()
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_limited(servers):
+    live = servers.start(
+        ADDRESS_RATE_BURST="2", ADDRESS_RATE_PER_MINUTE="1", FORWARDED_ALLOW_IPS="127.0.0.1"
+    )
+    for _ in range(2):
+        never_logging_in_from(live.url, "198.51.100.7")
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        RawSocket(live.url, headers={"X-Forwarded-For": "198.51.100.7"})
+    never_logging_in_from(live.url, "198.51.100.8")  # another client of the proxy
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_address_changes_nothing(servers):
+    live = servers.start(ADDRESS_RATE_BURST="2", ADDRESS_RATE_PER_MINUTE="1")
+    never_logging_in_from(live.url, "198.51.100.7")
+    never_logging_in_from(live.url, "198.51.100.8")
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        RawSocket(live.url, headers={"X-Forwarded-For": "198.51.100.9"})
+
+
 def test_a_logged_in_session_costs_its_address_nothing(servers):
     live = servers.start(ADDRESS_RATE_BURST="3", ADDRESS_RATE_PER_MINUTE="6")
     alice = login(live.url, "alice", DEMO_PASSWORD)

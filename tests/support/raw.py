@@ -6,10 +6,15 @@ import websocket
 
 
 class RawSocket:
-    def __init__(self, base_url, cookie="", origin=None, timeout=10):
+    def __init__(self, base_url, cookie="", origin=None, timeout=10, headers=None):
         url = base_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         self.ws = websocket.create_connection(
-            url, cookie=cookie or None, origin=origin, timeout=timeout, suppress_origin=not origin
+            url,
+            cookie=cookie or None,
+            origin=origin,
+            timeout=timeout,
+            suppress_origin=not origin,
+            header=[f"{name}: {value}" for name, value in (headers or {}).items()],
         )
         opening = self.ws.recv()
         assert opening.startswith("0"), opening
