@@ -144,14 +144,17 @@ def disconnect(chat, sid, reason=None):
 
 @handles("message", database_error="The message could not be saved, please try again.")
 def message(chat, sid, *payload):
-    """Store a line and send it to the whole room; ack ``{"ok": true, "id": id}``."""
+    """Store a line once and send it to the whole room; ack ``{"ok": true, "id": id}``
+    (plus ``"duplicate": true`` when its ``client_message_id`` was sent before)."""
     member = chat.member(sid)
-    text = messages.clean_text(*payload)
+    fields = messages.clean_message(*payload)
     refuse_if_limited(
         chat.message_limit, member.user_id, "You are sending messages too fast: wait {wait}."
     )
-    stored = chat.rooms.post(member, text)
-    return {"ok": True, "id": stored["id"]}
+    message, stored = chat.rooms.post(member, fields["text"], fields["client_message_id"])
+    if not stored:
+        return {"ok": True, "id": message["id"], "duplicate": True}
+    return {"ok": True, "id": message["id"]}
 
 
 class ChatNamespace(socketio.Namespace):

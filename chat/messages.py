@@ -5,10 +5,14 @@ Every read is one keyset query on the ``(room, -id)`` index: ``latest``,
 ``before`` and ``after`` a message id, oldest first on the wire.
 """
 
+import contextlib
+import re
 import unicodedata
 
+from django.db import IntegrityError, transaction
+
 from chat.models import Message
-from chat.payloads import Refused, Schema
+from chat.payloads import Refused, Schema, optional
 
 MAX_MESSAGE_LENGTH = 2000
 HISTORY_SIZE = 3
@@ -38,15 +42,31 @@ def chat_text(value):
     return text
 
 
+_CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def client_message_id(value):
+    """A check: the sender's id for a message, 8 to 64 of ``[A-Za-z0-9_-]``."""
+    if not isinstance(value, str) or not _CLIENT_MESSAGE_ID.fullmatch(value):
+        raise Refused('"client_message_id" must be 8 to 64 letters, digits, "_" or "-".')
+    return value
+
+
 MESSAGE = Schema(
     not_an_object='A message must be an object like {"text": "..."}.',
-    fields={"text": chat_text},
+    fields={"text": chat_text, "client_message_id": optional(client_message_id)},
 )
 
 
+def clean_message(*payload):
+    """The fields of a ``message`` event's payload ``{"text": str,
+    "client_message_id"?: str}``, cleaned, or Refused."""
+    return MESSAGE.validate(*payload)
+
+
 def clean_text(*payload):
-    """The text of a ``message`` event's payload ``{"text": str}``, or Refused."""
-    return MESSAGE.validate(*payload)["text"]
+    """The text of a ``message`` event's payload, or Refused."""
+    return clean_message(*payload)["text"]
 
 
 def as_event(message, room_slug, username):
@@ -57,13 +77,51 @@ def as_event(message, room_slug, username):
         "user": username,
         "text": message.text,
         "created": message.created.isoformat().replace("+00:00", "Z"),
+        "client_message_id": message.client_message_id,
     }
 
 
-def store_message(member, text):
-    """Store a validated message from ``member`` (chat.connection.Member); its wire form."""
-    message = Message.objects.create(room_id=member.room_id, author_id=member.user_id, text=text)
-    return as_event(message, member.room_slug, member.username)
+def store_message(member, text, client_message_id=None):
+    """Store a validated message from ``member`` (chat.connection.Member).
+
+    Returns ``(wire form, stored)``. A ``client_message_id`` the author already
+    used stores nothing: the first message's wire form comes back, with
+    ``stored`` False (the database's unique constraint decides, so two copies
+    sent at once on two connections or workers still make one row).
+    """
+    try:
+        with _savepoint_if_in_transaction():
+            message = Message.objects.create(
+                room_id=member.room_id,
+                author_id=member.user_id,
+                text=text,
+                client_message_id=client_message_id,
+            )
+    except IntegrityError:
+        first = _sent_before(member, client_message_id)
+        if first is None:
+            raise
+        return as_event(first, first.room.slug, member.username), False
+    return as_event(message, member.room_slug, member.username), True
+
+
+def _savepoint_if_in_transaction():
+    """A savepoint when a caller's transaction is open (its work must survive a
+    refused insert); none in autocommit, the handlers' mode, where a refused
+    insert leaves nothing behind and a transaction would cost round trips."""
+    if transaction.get_connection().in_atomic_block:
+        return transaction.atomic()
+    return contextlib.nullcontext()
+
+
+def _sent_before(member, client_message_id):
+    if client_message_id is None:
+        return None
+    return (
+        Message.objects.filter(author_id=member.user_id, client_message_id=client_message_id)
+        .select_related("room")
+        .first()
+    )
 
 
 def _in_room(room_id):

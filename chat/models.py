@@ -24,12 +24,23 @@ class Message(models.Model):
     )
     text = models.TextField()
     created = models.DateTimeField(auto_now_add=True)
+    # The sender's own id for this message (a page makes one per line typed), so
+    # that sending it again after a lost ack stores nothing twice. Unique per
+    # author in the database itself: it holds across workers and restarts.
+    client_message_id = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
         # "The last N messages of a room" and "the messages of a room after id X"
         # are both a range scan of this index.
         indexes = [models.Index(fields=["room", "-id"], name="chat_message_room_recent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "client_message_id"],
+                condition=models.Q(client_message_id__isnull=False),
+                name="chat_message_once_per_client_id",
+            )
+        ]
 
     def __str__(self):
         return f"{self.author} in {self.room}: {self.text[:40]}"

@@ -77,13 +77,17 @@ class Rooms:
         logger.info("%s left %s (%s, %s)", change.user, change.room, sid, reason)
         self.announce(change.room, [change], skip_sid=sid)
 
-    def post(self, member, text):
-        """Store a validated line from ``member``, then send it to the whole room;
-        its wire form. Stored first: whatever reached anyone is in the database."""
+    def post(self, member, text, client_message_id=None):
+        """Store a validated line from ``member``, then send it to the whole room.
+
+        Returns ``(wire form, stored)``; a line whose ``client_message_id`` was
+        seen before is neither stored nor sent again (``stored`` False). Stored
+        first: whatever reached anyone is in the database."""
         with self.locks.hold(member.room_slug):
-            stored = messages.store_message(member, text)
-            self.server.emit("message", stored, to=member.room_slug)
-        return stored
+            message, stored = messages.store_message(member, text, client_message_id)
+            if stored:
+                self.server.emit("message", message, to=member.room_slug)
+        return message, stored
 
     def announce(self, room, changes, joiner=None, skip_sid=None):
         """The one place that tells a room about presence changes.

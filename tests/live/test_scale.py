@@ -19,6 +19,7 @@ import redis
 
 from tests.support.raw import RawSocket
 from tests.support.server import DEMO_PASSWORD, login, start_server, wait_until
+from tests.support.sio import call_at_once
 
 pytestmark = pytest.mark.scale
 
@@ -312,3 +313,19 @@ def test_a_burst_from_one_client_is_stored_and_broadcast_in_the_order_sent(
         raw.close()
     finally:
         checking.stop()
+
+
+def test_the_same_client_message_id_on_two_workers_is_one_row(deployment, pair, room, clients):
+    a, b = pair
+    on_a = clients.open(log_in(a, "alice"), room, server=a)
+    on_b = clients.open(log_in(b, "alice"), room, server=b)
+    watcher = clients.open(log_in(b, "bob"), room, server=b)
+    cmid = "w" + uuid.uuid4().hex[:20]
+    answers = call_at_once([on_a, on_b], {"text": "from both workers", "client_message_id": cmid})
+    assert answers[0]["id"] == answers[1]["id"], answers
+    assert sorted(bool(a.get("duplicate")) for a in answers) == [False, True]
+    rows = deployment.sql("SELECT count(*) FROM chat_message WHERE client_message_id = %s", [cmid])
+    assert rows == [(1,)]
+    marker = on_a.post("marker")
+    watcher.wait(lambda tap: marker in tap.message_ids(), "the marker")
+    assert watcher.message_ids().count(answers[0]["id"]) == 1

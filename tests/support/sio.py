@@ -107,6 +107,24 @@ class ChatClient:
             self.sio.disconnect()
 
 
+def call_at_once(clients, payload, event="message", timeout=20):
+    """Each of ``clients`` emits the same ``payload`` at the same moment (a
+    barrier releases their threads together); their acks, in order."""
+    answers = [None] * len(clients)
+    start = threading.Barrier(len(clients))
+
+    def call(index):
+        start.wait()
+        answers[index] = clients[index].call(payload, event=event, timeout=timeout)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return answers
+
+
 def connected(url, logged_in, room="general", **kwargs):
     return ChatClient(url, logged_in, room=room, **kwargs).connect()
 

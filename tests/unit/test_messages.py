@@ -24,7 +24,7 @@ def member_of(user, room):
 
 
 def post(user, room, text):
-    return messages.store_message(member_of(user, room), text)
+    return messages.store_message(member_of(user, room), text)[0]
 
 
 def test_three_rooms_come_from_the_data_migration(rooms):
@@ -78,8 +78,48 @@ def test_store_message_returns_the_wire_form(rooms, alice_user):
         "user": "alice",
         "text": "hello",
         "created": stored.created.isoformat().replace("+00:00", "Z"),
+        "client_message_id": None,
     }
     assert event["created"].endswith("Z")
+
+
+def test_a_client_message_id_stores_a_message_once_per_author(rooms, alice_user, db):
+    bob = get_user_model().objects.create_user("bob", password="pw-not-used-here")
+    alice_in_general = member_of(alice_user, rooms["general"])
+    first, stored = messages.store_message(alice_in_general, "hello", "k3J9x0aQ2mZ7")
+    assert stored and first["client_message_id"] == "k3J9x0aQ2mZ7"
+    again, stored = messages.store_message(alice_in_general, "hello again?", "k3J9x0aQ2mZ7")
+    assert not stored
+    assert again == first  # the first one's wire form, its text included
+    # From another room too: the id is the author's, not the room's.
+    elsewhere, stored = messages.store_message(
+        member_of(alice_user, rooms["cats"]), "hello", "k3J9x0aQ2mZ7"
+    )
+    assert (elsewhere["id"], stored) == (first["id"], False)
+    # Another author may use the same id.
+    _, stored = messages.store_message(member_of(bob, rooms["general"]), "hi", "k3J9x0aQ2mZ7")
+    assert stored
+    assert Message.objects.filter(client_message_id="k3J9x0aQ2mZ7").count() == 2
+
+
+def test_messages_without_a_client_message_id_are_all_stored(rooms, alice_user):
+    member = member_of(alice_user, rooms["general"])
+    assert [messages.store_message(member, "same")[1] for _ in range(3)] == [True] * 3
+
+
+@pytest.mark.parametrize(
+    "value", ["short", "x" * 65, "has space", "ünïcode1", "semi;colon", 12345678, True, ["a" * 8]]
+)
+def test_a_bad_client_message_id_is_refused(value):
+    with pytest.raises(Refused, match="client_message_id"):
+        messages.clean_message({"text": "hi", "client_message_id": value})
+
+
+def test_a_client_message_id_is_optional_and_may_be_null():
+    assert messages.clean_message({"text": "hi"}) == {"text": "hi", "client_message_id": None}
+    assert messages.clean_message({"text": "hi", "client_message_id": None})["text"] == "hi"
+    ok = messages.clean_message({"text": "hi", "client_message_id": "Ab-_0123456789"})
+    assert ok["client_message_id"] == "Ab-_0123456789"
 
 
 def test_history_is_the_three_newest_oldest_first(rooms, alice_user):

@@ -37,7 +37,7 @@ def history(room):
 
 @database_sync_to_async
 def store(member, text):
-    return messages.store_message(member, text)
+    return messages.store_message(member, text)[0]
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
