@@ -28,7 +28,7 @@ from chat.limits import (
     message_limiter,
     wait_text,
 )
-from chat.payloads import Refused, echo
+from chat.payloads import Refused, Schema, echo
 from chat.rooms import Rooms
 from chat.sessions import ConnectionRegistry
 from d09.client_address import client_address
@@ -41,6 +41,7 @@ UNAVAILABLE = "The chat is unavailable right now: reload the page in a moment."
 BUSY = "The chat is busy, please try again."
 RETRY_SOON = 2  # seconds: database or Redis trouble usually passes
 PENDING_ADDRESS = "d09.pending_address"  # environ key: a session not logged in yet
+EMPTY = Schema(not_an_object="Send an empty object: {}.")
 
 
 @dataclass
@@ -155,6 +156,16 @@ def message(chat, sid, *payload):
     if not stored:
         return {"ok": True, "id": message["id"], "duplicate": True}
     return {"ok": True, "id": message["id"]}
+
+
+@handles("users")
+def users(chat, sid, *payload):
+    """The room's whole user list and its version, for a client that missed a
+    change (a ``joined``/``left`` version more than one above its own)."""
+    member = chat.member(sid)
+    EMPTY.validate(*payload)
+    names, version = chat.rooms.presence.snapshot(member.room_slug)
+    return {"ok": True, "users": names, "version": version}
 
 
 class ChatNamespace(socketio.Namespace):

@@ -77,7 +77,7 @@ def as_event(message, room_slug, username):
         "user": username,
         "text": message.text,
         "created": message.created.isoformat().replace("+00:00", "Z"),
-        "client_message_id": message.client_message_id,
+        "client_message_id": message.client_message_id or None,
     }
 
 
@@ -95,7 +95,7 @@ def store_message(member, text, client_message_id=None):
                 room_id=member.room_id,
                 author_id=member.user_id,
                 text=text,
-                client_message_id=client_message_id,
+                client_message_id=client_message_id or "",
             )
     except IntegrityError:
         first = _sent_before(member, client_message_id)
@@ -115,7 +115,7 @@ def _savepoint_if_in_transaction():
 
 
 def _sent_before(member, client_message_id):
-    if client_message_id is None:
+    if not client_message_id:
         return None
     return (
         Message.objects.filter(author_id=member.user_id, client_message_id=client_message_id)

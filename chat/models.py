@@ -27,7 +27,8 @@ class Message(models.Model):
     # The sender's own id for this message (a page makes one per line typed), so
     # that sending it again after a lost ack stores nothing twice. Unique per
     # author in the database itself: it holds across workers and restarts.
-    client_message_id = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    # Empty when the sender gave none.
+    client_message_id = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -37,7 +38,7 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["author", "client_message_id"],
-                condition=models.Q(client_message_id__isnull=False),
+                condition=~models.Q(client_message_id=""),
                 name="chat_message_once_per_client_id",
             )
         ]

@@ -89,22 +89,33 @@ class Rooms:
                 self.server.emit("message", message, to=member.room_slug)
         return message, stored
 
-    def announce(self, room, changes, joiner=None, skip_sid=None):
+    def announce(self, room, changes, joiner=None, skip_sid=None, whole_list=False):
         """The one place that tells a room about presence changes.
 
-        Each change that altered the list is announced (``joined`` / ``left``
-        ``{"user": name}``), then the list (``users``). A joiner whose user was
-        already there (a second tab) is the only one told.
+        Presence goes out as changes, never as a list per change (that cost
+        O(N) per join, O(N²) to fill a room): each change that altered the list
+        is announced to the room, ``joined`` / ``left`` ``{"user": name,
+        "version": v}``, where ``v`` is the list's version after it. The full
+        list goes only to a joiner (``users`` ``[names]``, ``{"version": v}``),
+        and to the whole room once when the changes were made elsewhere
+        (``whole_list``: a reap, a heartbeat after a Redis restart). A joiner
+        whose user was already there (a second tab) is the only one told.
         """
-        if joiner is not None and not any(change.changed for change in changes):
-            for change in changes:
-                self.server.emit(change.event, {"user": change.user}, to=joiner, ignore_queue=True)
-            self.server.emit("users", self.presence.users(room), to=joiner, ignore_queue=True)
-            return
         for change in changes:
+            notice = {"user": change.user, "version": change.version}
             if change.changed:
-                self.server.emit(change.event, {"user": change.user}, to=room, skip_sid=skip_sid)
-        self.server.emit("users", self.presence.users(room), to=room, skip_sid=skip_sid)
+                self.server.emit(change.event, notice, to=room, skip_sid=skip_sid)
+            elif joiner is not None:
+                self.server.emit(change.event, notice, to=joiner, ignore_queue=True)
+        if joiner is not None:
+            self.server.emit("users", self.user_list(room), to=joiner, ignore_queue=True)
+        elif whole_list:
+            self.server.emit("users", self.user_list(room), to=room)
+
+    def user_list(self, room):
+        """The ``users`` event's arguments: the sorted names and ``{"version": v}``."""
+        names, version = self.presence.snapshot(room)
+        return names, {"version": version}
 
     def announce_elsewhere(self, changes, why):
         """Announce changes made outside the handlers (heartbeat, reap), room by
@@ -117,4 +128,4 @@ class Rooms:
                 for change in room_changes:
                     if change.changed:
                         logger.info("%s: %s %s (%s)", room, change.user, change.event, why)
-                self.announce(room, room_changes)
+                self.announce(room, room_changes, whole_list=True)

@@ -4,8 +4,12 @@ A backend holds what the processes of one deployment must agree on:
 
 - **presence**: who is connected to which room, counted per connection, so
   that a user with two tabs is one entry of the list and "joins" with the first
-  connection, "leaves" with the last. Methods: ``join(sid, room, user) ->
-  Change``, ``leave(sid) -> Change | None``, ``users(room) -> sorted names``,
+  connection, "leaves" with the last. Each room's list has a version that
+  grows by one with every change of the list (it starts from the clock, so
+  that a list rebuilt after a restart never goes back to an old version), so
+  that a client applying ``joined``/``left`` can tell it missed one. Methods:
+  ``join(sid, room, user) -> Change``, ``leave(sid) -> Change | None``,
+  ``users(room) -> sorted names``, ``snapshot(room) -> (sorted names, version)``,
   ``connections(room, user) -> int``, ``heartbeat() -> [Change]`` (prove this
   process alive; the changes of re-joining if it had been reaped), ``reap() ->
   [Change]`` (remove the connections of dead processes) and ``retire()`` (this
@@ -19,6 +23,7 @@ A backend holds what the processes of one deployment must agree on:
 - **manager**: python-socketio's client manager, or None for its in-process one.
 """
 
+import time
 from dataclasses import dataclass
 
 
@@ -43,11 +48,19 @@ class Change:
     user: str
     changed: bool  # True when the user appeared in / vanished from the list
     joined: bool = False  # a join (True) or a leave (False)
+    version: int = 0  # the room list's version after this change
 
     @property
     def event(self):
         """The event that tells a room of this change."""
         return "joined" if self.joined else "left"
+
+
+def first_version():
+    """Where a room's list version starts: milliseconds of the clock, above any
+    version a list of the same room reached before a restart (a list changes far
+    less than once a millisecond on average)."""
+    return int(time.time() * 1000)
 
 
 class RoomBusy(Exception):

@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 
-from chat.backends.base import Backend, Change, LockReentered, RoomBusy
+from chat.backends.base import Backend, Change, LockReentered, RoomBusy, first_version
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +22,21 @@ class InMemoryPresence:
     def __init__(self):
         self._where = {}  # connection id -> (room, user)
         self._counts = defaultdict(lambda: defaultdict(int))  # room -> user -> connections
+        self._versions = defaultdict(first_version)  # room -> version of its list
+
+    def _changed(self, room, changed):
+        if changed:
+            self._versions[room] += 1
+        return self._versions[room]
 
     def join(self, sid, room, user):
         if sid in self._where:
             raise ValueError(f"connection {sid} is already in a room")
         self._where[sid] = (room, user)
         self._counts[room][user] += 1
-        return Change(room, user, changed=self._counts[room][user] == 1, joined=True)
+        changed = self._counts[room][user] == 1
+        version = self._changed(room, changed)
+        return Change(room, user, changed=changed, joined=True, version=version)
 
     def leave(self, sid):
         """Forget a connection; None if it was not known (already left)."""
@@ -43,11 +51,15 @@ class InMemoryPresence:
             del users[user]
             if not users:
                 del self._counts[room]
-        return Change(room, user, changed=gone)
+        return Change(room, user, changed=gone, version=self._changed(room, gone))
 
     def users(self, room):
         """The sorted distinct usernames connected to ``room``."""
         return sorted(self._counts.get(room, ()))
+
+    def snapshot(self, room):
+        """``(users(room), version)``, read together."""
+        return self.users(room), self._versions[room]
 
     def connections(self, room, user):
         return self._counts.get(room, {}).get(user, 0)

@@ -100,25 +100,58 @@ class OrderedRedisManager(socketio.RedisManager):
 # the room keys themselves from the connection's entry: fine on one Redis
 # server (a Redis Cluster would need every key passed in KEYS).
 
-# KEYS: conns of this process, room hash. ARGV: sid, entry, user, keep seconds.
-_JOIN = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return -1 end
-local n = redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return n
+# A room's list version: +1 per change of the list; a new key starts from the
+# clock in milliseconds (chat.backends.base.first_version), so that a list
+# rebuilt after a Redis restart never goes back to an old version.
+_VERSION = """
+local function version(key, changed)
+  if redis.call('EXISTS', key) == 0 then
+    local now = redis.call('TIME')
+    redis.call('SET', key, now[1] * 1000 + math.floor(now[2] / 1000))
+  end
+  if changed then return redis.call('INCR', key) end
+  return tonumber(redis.call('GET', key))
+end
 """
 
-# Shared by leave and reap: forget one connection entry, return {room, user, n}.
-_FORGET = """
+# KEYS: conns of this process, room hash, room version.
+# ARGV: sid, entry, user, keep seconds. Returns {connections of the user, version}.
+_JOIN = (
+    _VERSION
+    + """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return -1 end
+local n = redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+local v = version(KEYS[3], n == 1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+return {n, v}
+"""
+)
+
+# Shared by leave and reap: forget one connection entry, return {room, user, n, version}.
+_FORGET = (
+    _VERSION
+    + """
 local function forget(prefix, entry)
   local where = cjson.decode(entry)
   local key = prefix .. 'room:' .. where[1]
   local n = redis.call('HINCRBY', key, where[2], -1)
   if n <= 0 then redis.call('HDEL', key, where[2]) end
-  return {where[1], where[2], n}
+  return {where[1], where[2], n, version(prefix .. 'version:' .. where[1], n <= 0)}
 end
 """
+)
+
+# KEYS: room hash, room version. Returns {names..., version} read together.
+_SNAPSHOT = (
+    _VERSION
+    + """
+local names = redis.call('HKEYS', KEYS[1])
+names[#names + 1] = version(KEYS[2], false)
+return names
+"""
+)
 
 # KEYS: conns of this process. ARGV: sid, key prefix.
 _LEAVE = (
@@ -144,9 +177,7 @@ redis.call('DEL', KEYS[2])
 local out = {}
 for i = 2, #entries, 2 do
   local change = forget(ARGV[2], entries[i])
-  out[#out + 1] = change[1]
-  out[#out + 1] = change[2]
-  out[#out + 1] = change[3]
+  for j = 1, 4 do out[#out + 1] = change[j] end
 end
 return out
 """
@@ -164,6 +195,7 @@ class RedisPresence:
     Keys, under ``prefix``:
 
     - ``room:<room>``: hash user -> connections, all processes together.
+    - ``version:<room>``: the version of that room's list (+1 per change).
     - ``conns:<process>``: hash sid -> ``[room, user]``, one process's connections.
     - ``alive:<process>``: exists while the process heartbeats (expires after
       ``ttl`` seconds without one).
@@ -185,6 +217,7 @@ class RedisPresence:
         self._join = client.register_script(_JOIN)
         self._leave = client.register_script(_LEAVE)
         self._reap = client.register_script(_REAP)
+        self._snapshot = client.register_script(_SNAPSHOT)
 
     def _key(self, kind, name=""):
         return f"{self.prefix}{kind}{name}"
@@ -197,12 +230,17 @@ class RedisPresence:
 
     def join(self, sid, room, user):
         entry = json.dumps([room, user])
-        keys = [self._conns_key(self.process_id), self._key("room:", room)]
-        count = self._join(keys=keys, args=[sid, entry, user, self.keep])
-        if count == -1:
+        keys = [
+            self._conns_key(self.process_id),
+            self._key("room:", room),
+            self._key("version:", room),
+        ]
+        result = self._join(keys=keys, args=[sid, entry, user, self.keep])
+        if result == -1:
             raise ValueError(f"connection {sid} is already in a room")
+        count, version = result
         self._local[sid] = (room, user)
-        return Change(room, user, changed=count == 1, joined=True)
+        return Change(room, user, changed=count == 1, joined=True, version=int(version))
 
     def leave(self, sid):
         """Forget a connection; None if it was not known (already left or reaped).
@@ -230,6 +268,13 @@ class RedisPresence:
     def users(self, room):
         return sorted(name.decode() for name in self.redis.hkeys(self._key("room:", room)))
 
+    def snapshot(self, room):
+        """``(users(room), version)``, read together in one script."""
+        *names, version = self._snapshot(
+            keys=[self._key("room:", room), self._key("version:", room)]
+        )
+        return sorted(_text(name) for name in names), int(version)
+
     def connections(self, room, user):
         return int(self.redis.hget(self._key("room:", room), user) or 0)
 
@@ -248,6 +293,7 @@ class RedisPresence:
         pipe.expire(self._conns_key(self.process_id), self.keep)
         for room in {room for room, _user in self._local.values()}:
             pipe.expire(self._key("room:", room), self.keep)
+            pipe.expire(self._key("version:", room), self.keep)
         added = pipe.execute()[1]
         reaped = added and self._registered
         self._registered = True
@@ -276,7 +322,7 @@ class RedisPresence:
                 self._alive_key(process_id),
             ]
             flat = self._reap(keys=keys, args=[process_id, self.prefix])
-            changes += [_change(*flat[i : i + 3]) for i in range(0, len(flat), 3)]
+            changes += [_change(*flat[i : i + 4]) for i in range(0, len(flat), 4)]
         return changes
 
 
@@ -284,8 +330,8 @@ def _text(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _change(room, user, remaining):
-    return Change(_text(room), _text(user), changed=int(remaining) <= 0)
+def _change(room, user, remaining, version):
+    return Change(_text(room), _text(user), changed=int(remaining) <= 0, version=int(version))
 
 
 class RedisRoomLocks(LocalRoomLocks):

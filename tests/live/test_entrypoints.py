@@ -22,7 +22,7 @@ def serves_pages_and_chat(url):
     user = login(url, "carol", "chat-demo-2024")
     client = connected(url, user, "random")
     try:
-        assert client.wait_for("joined") == {"user": "carol"}
+        assert client.wait_for("joined")["user"] == "carol"
         assert client.send("hello from the entry point test")["ok"]
     finally:
         client.close()

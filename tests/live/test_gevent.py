@@ -19,7 +19,7 @@ def test_login_join_message_and_leave_under_gevent(gevent_server, clients):
     on_alice.wait(lambda tap: tap.of("history") == [[]], "empty history")
     on_bob = clients.open(bob, "general", server=gevent_server)
     on_alice.wait_users(["alice", "bob"])
-    assert {"user": "bob"} in on_alice.of("joined")
+    assert "bob" in on_alice.who("joined")
 
     sent = on_bob.post("hello under gevent")
     for tap in (on_alice, on_bob):
@@ -27,7 +27,7 @@ def test_login_join_message_and_leave_under_gevent(gevent_server, clients):
     assert on_alice.of("message")[0]["text"] == "hello under gevent"
 
     on_bob.close()
-    on_alice.wait(lambda tap: {"user": "bob"} in tap.of("left"), "bob's left notice")
+    on_alice.wait(lambda tap: "bob" in tap.who("left"), "bob's left notice")
     on_alice.wait_users(["alice"])
     assert "Using worker: gevent" in gevent_server.tail(400)
     assert "async mode gevent" in gevent_server.tail(400)

@@ -85,7 +85,7 @@ def log_in(server, username):
 
 
 def has_notice(event, user):
-    return lambda tap: {"user": user} in tap.of(event)
+    return lambda tap: user in tap.who(event)
 
 
 def test_users_of_two_processes_share_messages_users_and_notices(pair, room, clients):
@@ -111,7 +111,7 @@ def test_users_of_two_processes_share_messages_users_and_notices(pair, room, cli
     on_b.wait(has_notice("left", "carol"), "carol's left notice")
     for tap in (on_a, on_b):
         tap.wait_users(["alice", "bob"])
-    assert on_b.of("joined")[-1] == {"user": "carol"}
+    assert on_b.who("joined")[-1] == "carol"
 
     # Newcomers on either process get the same history.
     late = log_in(b, "carol")

@@ -41,7 +41,7 @@ def test_joiner_gets_history_then_own_join_notice_and_user_list(
 ):
     client = clients.open(alice_session, fresh_room)
     assert client.wait_for("history") == []
-    assert client.wait_for("joined") == {"user": "alice"}
+    assert client.wait_for("joined")["user"] == "alice"
     client.wait_users(["alice"])
 
 
@@ -95,25 +95,25 @@ def test_join_and_leave_with_two_tabs_of_one_user(
     watcher.wait_users(["alice"])
 
     bob_tab1 = clients.open(bob_session, fresh_room)
-    watcher.wait_for("joined", lambda d: d == {"user": "bob"})
+    watcher.wait_for("joined", lambda d: d["user"] == "bob")
     watcher.wait_users(["alice", "bob"])
 
     bob_tab2 = clients.open(bob_session, fresh_room)
-    assert bob_tab2.wait_for("joined") == {"user": "bob"}  # told to the tab itself
+    assert bob_tab2.wait_for("joined")["user"] == "bob"  # told to the tab itself
     bob_tab2.wait_users(["alice", "bob"])
     bob_tab1.close()
     # bob is still there through his second tab: a marker message proves that
     # anything sent before it has been delivered.
     marker = watcher.send("marker after bob's first tab closed")
     watcher.wait_for("message", lambda m: m["id"] == marker["id"])
-    assert watcher.of("joined").count({"user": "bob"}) == 1
+    assert watcher.who("joined").count("bob") == 1
     assert watcher.of("left") == []
     assert watcher.users() == ["alice", "bob"]
 
     bob_tab2.close()
-    assert watcher.wait_for("left") == {"user": "bob"}
+    assert watcher.wait_for("left")["user"] == "bob"
     watcher.wait_users(["alice"])
-    assert watcher.of("left") == [{"user": "bob"}]
+    assert watcher.who("left") == ["bob"]
 
 
 @pytest.mark.parametrize(
@@ -178,3 +178,34 @@ def test_db_connections_stay_bounded(server, alice_session, clients, fresh_room)
     wait_until(
         lambda: server.db_file_handles() <= baseline, timeout=10, message="DB handles closed"
     )
+
+
+def test_presence_goes_out_as_versioned_changes_and_the_list_only_to_the_joiner(
+    server, alice_session, bob_session, carol_session, clients, fresh_room
+):
+    watcher = clients.open(alice_session, fresh_room)
+    names, meta = watcher.wait(lambda c: [a for e, a in c.frames if e == "users"], "a list")[0]
+    assert names == ["alice"]
+    start = meta["version"]
+    bob = clients.open(bob_session, fresh_room)
+    carol = clients.open(carol_session, fresh_room)
+    bob.close()
+    watcher.wait_for("left", lambda d: d["user"] == "bob")
+    changes = [(e, a[0]) for e, a in watcher.frames if e in ("joined", "left")]
+    assert changes[1:] == [
+        ("joined", {"user": "bob", "version": start + 1}),
+        ("joined", {"user": "carol", "version": start + 2}),
+        ("left", {"user": "bob", "version": start + 3}),
+    ]
+    # The room never got a whole list again: only each joiner got one, its own.
+    assert len(watcher.of("users")) == 1
+    assert carol.of("users") == [["alice", "bob", "carol"]]
+    assert watcher.users() == ["alice", "carol"]
+    asked = watcher.call({}, event="users")
+    assert asked == {"ok": True, "users": ["alice", "carol"], "version": start + 3}
+
+
+def test_the_users_request_refuses_anything_but_an_empty_object(server, alice_session, clients):
+    client = clients.open(alice_session, "random")
+    assert client.call({"extra": 1}, event="users")["ok"] is False
+    assert client.call([], event="users")["ok"] is False

@@ -30,7 +30,8 @@ class ChatClient:
 
     def __init__(self, url, logged_in=None, room="general", after=None, origin=None, auth=None):
         self.user = logged_in.username if logged_in else None
-        self.events = []
+        self.events = []  # (name, first argument)
+        self.frames = []  # (name, every argument)
         self.connect_errors = []
         self._lock = threading.Lock()
         # websocket-client sends Origin: http://<host> unless told another one.
@@ -57,10 +58,15 @@ class ChatClient:
     def _record(self, event, *args):
         with self._lock:
             self.events.append((event, args[0] if args else None))
+            self.frames.append((event, args))
 
     def of(self, name):
         with self._lock:
             return [data for event, data in self.events if event == name]
+
+    def who(self, name):
+        """The users named by the ``joined`` or ``left`` notices received."""
+        return [data["user"] for data in self.of(name)]
 
     def message_ids(self):
         return [message["id"] for message in self.of("message")]
@@ -81,9 +87,22 @@ class ChatClient:
         return matches[0]
 
     def users(self):
-        """The latest user list received."""
-        lists = self.of("users")
-        return lists[-1] if lists else None
+        """The room's user list as a page keeps it: the last whole list
+        received (``users``), then the ``joined``/``left`` after it whose version
+        is newer than the list's (README, "Event API")."""
+        with self._lock:
+            frames = list(self.frames)
+        names, version = None, 0
+        for event, args in frames:
+            if event == "users":
+                names, version = set(args[0]), args[1]["version"]
+            elif event in ("joined", "left") and names is not None:
+                change = args[0]
+                if change.get("version", 0) <= version:
+                    continue  # already in the list it has
+                version = change["version"]
+                (names.add if event == "joined" else names.discard)(change["user"])
+        return None if names is None else sorted(names)
 
     def wait_users(self, expected, timeout=10):
         self.wait(lambda client: client.users() == expected, f"users {expected}", timeout)
