@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKER_CONNECTIONS ?= 10000
 
+BROWSER_TEST_TOOLS := tests/browser/node_modules/.installed
+
 .DEFAULT_GOAL := help
 .PHONY: help run setup test test-postgres-redis lint format system-deps clean bench
 
@@ -64,12 +66,17 @@ format: $(VENV)/.dev
 # Everything: lint, the whole suite on the embedded defaults (SQLite, one
 # process; the scale tests start their own PostgreSQL and Redis), then the
 # browser suite once more on PostgreSQL + Redis.
-test: $(VENV)/.dev .env system-deps lint
+test: $(VENV)/.dev .env system-deps $(BROWSER_TEST_TOOLS) lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-postgres-redis
 
-test-postgres-redis: $(VENV)/.dev .env system-deps
+test-postgres-redis: $(VENV)/.dev .env system-deps $(BROWSER_TEST_TOOLS)
 	D09_TEST_BACKEND=postgres-redis $(VENV)/bin/pytest -m browser $(PYTEST_ARGS)
+
+# axe-core for the accessibility tests: npm, test runs only, never served.
+$(BROWSER_TEST_TOOLS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+	@touch $@
 
 # The benchmark (bench/README.md). Never part of `make test`: it takes minutes and
 # its figures depend on the machine. BENCH_ARGS="--quick" for a smoke run.
@@ -87,4 +94,4 @@ bench/.venv-channels/.installed: bench/requirements.txt
 	@touch $@
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache tests/browser/node_modules

@@ -38,6 +38,7 @@ def new_driver():
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--lang=en-US",  # dates are checked in English
         f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
         f"--user-data-dir={profile}",
     ):
