@@ -30,7 +30,7 @@ def phone_room(browsers, server, user, room):
     return enter_room(driver, server.url, user, room)
 
 
-def test_the_room_fits_a_phone_screen(server, browsers, fresh_room, clients, carol):
+def test_the_room_fits_a_phone_screen(server, browsers, fresh_room, carol_talks):
     alice = phone_room(browsers, server, "alice", fresh_room)
     seen = layout(alice)
     assert seen["viewport"] == 844
@@ -42,9 +42,8 @@ def test_the_room_fits_a_phone_screen(server, browsers, fresh_room, clients, car
     assert seen["messages"]["height"] > 0.6 * seen["viewport"]
 
     # It keeps its size, and the newest line, however much is said.
-    talker = clients.open(carol, fresh_room)
     for number in range(40):
-        talker.send(f"line {number} from carol")
+        carol_talks.send(f"line {number} from carol")
     wait_line(alice, "carol: line 39 from carol")
     after = layout(alice)
     assert after["messages"] == seen["messages"]

@@ -46,15 +46,14 @@ def new_messages_button(driver):
 
 
 @pytest.fixture
-def full_room(server, browsers, fresh_room, clients, carol):
+def full_room(server, browsers, fresh_room, carol_talks):
     """bob reads a room whose box overflows; carol (a socket client) talks."""
     bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
-    talker = clients.open(carol, fresh_room)
     for number in range(30):
-        assert talker.send("words to fill the box " * 3 + str(number))["ok"]
+        assert carol_talks.send("words to fill the box " * 3 + str(number))["ok"]
     wait_line(bob, "carol: " + "words to fill the box " * 3 + "29")
     assert geometry(bob)["fromBottom"] <= 1
-    return bob, talker
+    return bob, carol_talks
 
 
 def test_a_reader_scrolled_up_is_not_moved_and_sees_how_many_arrived(full_room):
@@ -127,21 +126,18 @@ def tab_title(driver, handle):
     raise AssertionError(f"no tab {handle}")
 
 
-def test_a_hidden_tab_counts_new_messages_in_its_title(
-    server, browsers, fresh_room, clients, carol
-):
+def test_a_hidden_tab_counts_new_messages_in_its_title(server, browsers, fresh_room, carol_talks):
     bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
     room_tab = bob.current_window_handle
     title = bob.title
     assert title == f"Test room {fresh_room} · d09 chat"
-    talker = clients.open(carol, fresh_room)
-    talker.send("seen while the tab is shown")
+    carol_talks.send("seen while the tab is shown")
     wait_line(bob, "carol: seen while the tab is shown")
     assert bob.title == title
 
     bob.switch_to.new_window("tab")  # the room's tab is hidden now
     for number in range(3):
-        talker.send(f"unseen {number}")
+        carol_talks.send(f"unseen {number}")
         wait_for(bob, lambda d, n=number: tab_title(d, room_tab) == f"({n + 1}) {title}")
 
     bob.switch_to.window(room_tab)  # shown again

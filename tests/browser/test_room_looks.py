@@ -1,5 +1,6 @@
-"""Screenshots of a room, desktop and phone, light and dark: artefacts of the run
-(tests.support.browser.ARTIFACTS_DIR), for people to look at; never committed."""
+"""Screenshots of a room, desktop and phone, light and dark, and of the other
+pages: artefacts of the run (tests.support.browser.ARTIFACTS_DIR, in the system's
+temporary folder), for people to look at; never committed."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -59,4 +60,15 @@ def test_screenshots_of_a_room(server, browsers, fresh_room):
                 ),
             )
             shots.append(save_screenshot(bob, f"room-{device}-{scheme}"))
+    assert all(path.stat().st_size > 10_000 for path in shots)
+
+
+def test_screenshots_of_the_other_pages(server, browser):
+    shots = []
+    for scheme in ("light", "dark"):
+        set_color_scheme(browser, scheme)
+        browser.get(server.url + "/account")
+        shots.append(save_screenshot(browser, f"account-{scheme}"))
+        browser.get(server.url + "/chat/")
+        shots.append(save_screenshot(browser, f"rooms-{scheme}"))
     assert all(path.stat().st_size > 10_000 for path in shots)
