@@ -62,7 +62,9 @@
     if (typeof message.id === "number") {
       $line.attr("data-id", message.id);
     }
-    $("<span class='avatar' aria-hidden='true'></span>").text(user.charAt(0)).appendTo($line);
+    $("<span class='avatar' aria-hidden='true'></span>")
+      .text(Array.from(user)[0] || "?")  // the first character, even outside the BMP
+      .appendTo($line);
     $("<span class='author'></span>").text(user).appendTo($line);
     chat.time.element(created).appendTo($line);
     $("<span class='text'></span>").text(message.text).appendTo($line);
