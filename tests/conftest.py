@@ -12,13 +12,8 @@ from tests.support.browser import BrowserFactory
 from tests.support.server import DEMO_PASSWORD, LiveServer, login
 from tests.support.sio import connected
 
-# redis_service, postgres_service (real servers), taps (in-order chat clients),
-# and the browsers' consoles in the reports of failing tests.
-pytest_plugins = [
-    "tests.support.services",
-    "tests.support.cluster",
-    "tests.support.browser_console",
-]
+# redis_service, postgres_service (real servers) and taps (in-order chat clients).
+pytest_plugins = ["tests.support.services", "tests.support.cluster"]
 
 # Unit tests import the settings in this process; they need a key, and the
 # real servers started below get their own environment.

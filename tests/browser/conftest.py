@@ -1,7 +1,9 @@
-"""Fixtures of the browser tests."""
+"""Fixtures and hooks of the browser tests."""
 
 import pytest
 
+# A failing browser test shows each browser's console in its report.
+from tests.support.browser_console import pytest_runtest_makereport  # noqa: F401
 from tests.support.server import DEMO_PASSWORD, login
 
 

@@ -1,4 +1,4 @@
-"""pytest plugin (listed in tests/conftest.py): when a test that used browsers
+"""pytest hook (imported by tests/browser/conftest.py): when a test that used browsers
 fails, its report shows each browser's console ("browser console N")."""
 
 import pytest
