@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKER_CONNECTIONS ?= 10000
 
+BROWSER_TEST_TOOLS := tests/browser/node_modules/.installed
+
 .DEFAULT_GOAL := help
 .PHONY: help run setup test test-postgres-redis lint format system-deps clean bench
 
@@ -18,9 +20,16 @@ help:
 	@echo "make format reformat the code with ruff"
 	@echo "make bench  the performance benchmark (bench/README.md; ~20 min, not part of test)"
 
-$(VENV)/.runtime: requirement.txt
+# XStatic-Bootstrap 5.3.8.0 is only published as a source package: its setup.py
+# needs pkg_resources (setuptools < 81, scripts/build-constraints.txt) and takes
+# its version from an installed copy of itself when there is one, so an older
+# copy is removed before pip builds it.
+BUILD_CONSTRAINTS := $(CURDIR)/scripts/build-constraints.txt
+$(VENV)/.runtime: requirement.txt scripts/build-constraints.txt
 	@scripts/ensure-venv "$(PYTHON)" "$(VENV)"
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirement.txt
+	@$(PY) -m pip uninstall --quiet --yes XStatic-Bootstrap 2>/dev/null || true
+	PIP_CONSTRAINT=$(BUILD_CONSTRAINTS) PIP_BUILD_CONSTRAINT=$(BUILD_CONSTRAINTS) \
+		$(PY) -m pip install --quiet --disable-pip-version-check -r requirement.txt
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
@@ -57,12 +66,17 @@ format: $(VENV)/.dev
 # Everything: lint, the whole suite on the embedded defaults (SQLite, one
 # process; the scale tests start their own PostgreSQL and Redis), then the
 # browser suite once more on PostgreSQL + Redis.
-test: $(VENV)/.dev .env system-deps lint
+test: $(VENV)/.dev .env system-deps $(BROWSER_TEST_TOOLS) lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-postgres-redis
 
-test-postgres-redis: $(VENV)/.dev .env system-deps
+test-postgres-redis: $(VENV)/.dev .env system-deps $(BROWSER_TEST_TOOLS)
 	D09_TEST_BACKEND=postgres-redis $(VENV)/bin/pytest -m browser $(PYTEST_ARGS)
+
+# axe-core for the accessibility tests: npm, test runs only, never served.
+$(BROWSER_TEST_TOOLS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+	@touch $@
 
 # The benchmark (bench/README.md). Never part of `make test`: it takes minutes and
 # its figures depend on the machine. BENCH_ARGS="--quick" for a smoke run.
@@ -80,4 +94,4 @@ bench/.venv-channels/.installed: bench/requirements.txt
 	@touch $@
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache tests/browser/node_modules

@@ -1,60 +1,10 @@
 """The chat pages in real headless Chromium browsers, several users at once."""
 
-import uuid
-
 import pytest
 
-from tests.support.browser import log_in, wait_for
+from tests.support.browser import enter_room, lines, say, unique, users, wait_for, wait_line
 
 pytestmark = pytest.mark.browser
-
-
-def enter_room(driver, server_url, username, room):
-    log_in(driver, server_url, username)
-    driver.get(f"{server_url}/chat/{room}/")
-    wait_for(
-        driver,
-        lambda d: d.execute_script("return window.chatReady === true"),
-        message=f"{username} ready in {room}",
-    )
-    return driver
-
-
-def say(driver, text):
-    box = driver.find_element("id", "message-input")
-    box.send_keys(text)
-    driver.find_element("id", "send-button").click()
-    wait_for(
-        driver,
-        lambda d: d.find_element("id", "message-input").get_attribute("value") == "",
-        message="input cleared after the ack",
-    )
-
-
-def lines(driver):
-    """What #messages shows, one string per line: 'author: text' or the notice."""
-    return driver.execute_script(
-        """
-        return $("#messages").children().map(function () {
-          var $el = $(this);
-          return $el.hasClass("message")
-            ? $el.find(".author").text() + ": " + $el.find(".text").text()
-            : $el.text();
-        }).get();
-        """
-    )
-
-
-def users(driver):
-    return [li.text for li in driver.find_elements("css selector", "#users li")]
-
-
-def wait_line(driver, line, timeout=10):
-    wait_for(driver, lambda d: line in lines(d), timeout, message=f"line {line!r}")
-
-
-def unique(text):
-    return f"{text} {uuid.uuid4().hex[:6]}"
 
 
 def test_rooms_list_comes_from_the_database(server, browser, fresh_room):

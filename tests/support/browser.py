@@ -1,16 +1,27 @@
-"""Headless Chromium (Debian's chromium + chromium-driver) through Selenium."""
+"""Headless Chromium (Debian's chromium + chromium-driver) through Selenium, and
+what the browser tests do with it: emulation, screenshots, the chat page as a
+person uses it."""
 
+import contextlib
 import shutil
 import tempfile
+import uuid
+from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.server import DEMO_PASSWORD
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+# Screenshots of a test run (never committed); kept after the run, like the server logs.
+ARTIFACTS_DIR = Path(tempfile.gettempdir()) / "d09-test-artifacts"
+DESKTOP = (1200, 900)
+PHONE = (390, 844)
 
 
 def new_driver():
@@ -27,13 +38,29 @@ def new_driver():
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1200,900",
+        "--lang=en-US",  # dates are checked in English
+        f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
+    # The page's console (errors, CSP violations, console.log) for failing tests.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.profile_dir = profile
+    driver.console = []  # what was read from the browser's log so far
     return driver
+
+
+def console(driver):
+    """Everything the page logged so far (the browser hands each entry out once)."""
+    # A browser that is gone keeps what was read from it before.
+    with contextlib.suppress(WebDriverException):
+        driver.console.extend(driver.get_log("browser"))
+    return driver.console
+
+
+def console_text(driver):
+    return "\n".join(f"{e['level']} {e['message']}" for e in console(driver)) or "(empty)"
 
 
 def wait_for(driver, condition, timeout=20, message=""):
@@ -60,6 +87,43 @@ class BrowserFactory:
         self.drivers = []
 
 
+# Chrome DevTools emulation: the reader's system, as the page sees it.
+
+
+def set_color_scheme(driver, scheme):
+    """Make the page see prefers-color-scheme: light or dark."""
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+    )
+
+
+def set_phone(driver, phone=True):
+    """A 390 x 844 phone screen (mobile viewport), or back to the desktop window."""
+    if phone:
+        width, height = PHONE
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True},
+        )
+    else:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def set_time_zone(driver, zone):
+    driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": zone})
+
+
+def save_screenshot(driver, name):
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS_DIR / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+# The account and chat pages, as a person uses them.
+
+
 def log_in(driver, server_url, username, password=DEMO_PASSWORD):
     """Log in through the account page's form, as a person would."""
     driver.get(server_url + "/account")
@@ -71,4 +135,83 @@ def log_in(driver, server_url, username, password=DEMO_PASSWORD):
         driver,
         lambda d: d.find_element("id", "logged-in").is_displayed(),
         message=f"{username} logged in",
+    )
+
+
+def wait_ready(driver, message="chat ready"):
+    wait_for(driver, lambda d: d.execute_script("return window.chatReady === true"), 20, message)
+
+
+def enter_room(driver, server_url, username, room):
+    log_in(driver, server_url, username)
+    driver.get(f"{server_url}/chat/{room}/")
+    wait_ready(driver, message=f"{username} ready in {room}")
+    return driver
+
+
+def type_message(driver, text):
+    """Type into the composer as a person would: Shift+Enter between lines."""
+    box = driver.find_element("id", "message-input")
+    for number, part in enumerate(text.split("\n")):
+        if number:
+            box.send_keys(Keys.SHIFT, Keys.ENTER)  # the modifier is let go after each call
+        box.send_keys(part)
+    return box
+
+
+def say(driver, text):
+    """Type a message and press Send; returns once the server acked it (input cleared)."""
+    type_message(driver, text)
+    driver.find_element("id", "send-button").click()
+    wait_for(
+        driver,
+        lambda d: d.find_element("id", "message-input").get_attribute("value") == "",
+        message="input cleared after the ack",
+    )
+
+
+def lines(driver):
+    """What #messages shows, one string per line: 'author: text' or the notice
+    (day separators left out)."""
+    return driver.execute_script(
+        """
+        return $("#messages").children(":not(.day-separator)").map(function () {
+          var $el = $(this);
+          return $el.hasClass("message")
+            ? $el.find(".author").text() + ": " + $el.find(".text").text()
+            : $el.text();
+        }).get();
+        """
+    )
+
+
+def users(driver):
+    items = driver.find_elements("css selector", "#users li")
+    return [li.get_attribute("textContent") for li in items]
+
+
+def wait_line(driver, line, timeout=10):
+    wait_for(driver, lambda d: line in lines(d), timeout, message=f"line {line!r}")
+
+
+def unique(text):
+    return f"{text} {uuid.uuid4().hex[:6]}"
+
+
+def post_messages(server, room, messages):
+    """Store messages as if they had been sent at the given times:
+    ``[(username, text, aware datetime), ...]``, oldest first."""
+    rows = [(user, text, created.isoformat()) for user, text, created in messages]
+    server.manage(
+        "shell",
+        "-c",
+        "import datetime\n"
+        "from django.contrib.auth import get_user_model\n"
+        "from chat.models import Message, Room\n"
+        f"room = Room.objects.get(slug={room!r})\n"
+        f"for user, text, created in {rows!r}:\n"
+        "    m = Message.objects.create(room=room, text=text,\n"
+        "        author=get_user_model().objects.get(username=user))\n"
+        "    Message.objects.filter(pk=m.pk).update(\n"
+        "        created=datetime.datetime.fromisoformat(created))\n",
     )

@@ -1,86 +1,54 @@
 /*
- * The room page: messages, notices and the connected-user list, live over
- * Socket.IO (see socketio-shim.js). Everything users typed is inserted as text.
+ * The room page: the wiring between the socket (socketio-shim.js) and the
+ * parts of the page, each in its own file:
  *
- * window.chatReady is true once the socket is connected and the history shown.
+ *   time.js      local times and day labels
+ *   timeline.js  the lines of #messages: one per message id, in id order
+ *   scroll.js    the scroll manager and the #new-messages button
+ *   composer.js  #message-input, #send-button, #message-error
+ *   people.js    #users and its "3 online" toggle on phones
+ *   viewport.js  phones: the room fits above the on-screen keyboard
+ *
+ * The page's state is `state`, and how the page looks for each phase of the
+ * connection is decided in one place, enter(). window.chatReady is true once
+ * the socket is connected and the history shown.
  */
 (function ($) {
   "use strict";
 
+  var chat = window.d09Chat;
   var $chat = $("#chat");
   if (!$chat.length) {
     return;
   }
-  var room = String($chat.data("room"));
-  var $messages = $("#messages");
-  var $users = $("#users");
-  var $form = $("#message-form");
-  var $input = $("#message-input");
-  var $send = $("#send-button");
-  var $error = $("#message-error");
-  var $status = $("#connection-status");
 
-  var newestId = null;   // newest message shown: a reconnect asks for what came after it
-  var shownIds = {};     // a message is shown once, whatever the server resends
-  var sending = false;
+  var state = {
+    room: String($chat.data("room")),
+    phase: "connecting",   // connecting -> connected -> ready; reconnecting; ended
+    endedReason: null,     // why the server ended the session, when it said so
+    historyShown: false,   // the join history is in; a later history is what was missed
+    unseenWhileHidden: 0,  // new messages while the tab is hidden, for the title
+    title: document.title
+  };
+
+  var $status = $("#connection-status");
+  var timeline = chat.timeline($("#messages"));
+  var scroll = chat.scroll($("#messages"), $("#new-messages"));
+  var people = chat.people({
+    $list: $("#users"), $toggle: $("#users-toggle"), $panel: $("#users-panel"),
+    $counts: $(".users-count")
+  });
+  var composer = chat.composer({
+    $form: $("#message-form"), $input: $("#message-input"), $send: $("#send-button"),
+    $error: $("#message-error"), onSend: send
+  });
 
   window.chatReady = false;
 
-  function scrollToNewest() {
-    $messages.scrollTop($messages.prop("scrollHeight"));
-  }
-
-  function addLine($line) {
-    $messages.append($line);
-    scrollToNewest();
-  }
-
-  function showMessage(message) {
-    if (!message || typeof message.id !== "number" || shownIds[message.id]) {
-      return;
-    }
-    shownIds[message.id] = true;
-    var late = newestId !== null && message.id < newestId;
-    newestId = newestId === null ? message.id : Math.max(newestId, message.id);
-    var $line = $("<div class='message'></div>").attr("data-id", message.id);
-    $("<span class='author'></span>").text(message.user).appendTo($line);
-    $("<span class='text'></span>").text(message.text).appendTo($line);
-    if (message.created) {
-      $line.attr("title", new Date(message.created).toLocaleString());
-    }
-    if (late) {
-      insertInOrder($line, message.id);
-    } else {
-      addLine($line);
-    }
-  }
-
-  /* A message resent after a server-side hiccup goes where its id says: the
-     order of the room is the database's, whatever order packets took. */
-  function insertInOrder($line, id) {
-    var $next = $messages.children(".message").filter(function () {
-      return Number($(this).attr("data-id")) > id;
-    }).first();
-    if ($next.length) {
-      $line.insertBefore($next);
-    } else {
-      addLine($line);
-    }
-  }
-
-  function showNotice(text, isError) {
-    addLine($("<div class='notice'></div>").toggleClass("error", !!isError).text(text));
-  }
-
-  function showUsers(names) {
-    $users.empty();
-    $.each(names || [], function (_, name) {
-      $("<li></li>").text(name).appendTo($users);
-    });
-  }
-
-  function setStatus(text, $extra) {
-    $status.empty().prop("hidden", !text);
+  function setStatus(text, $extra, level) {
+    $status.empty().prop("hidden", !text)
+      .toggleClass("alert-danger", level === "danger")
+      .toggleClass("alert-warning", level !== "danger");
     if (text) {
       $status.text(text);
       if ($extra) {
@@ -89,34 +57,94 @@
     }
   }
 
-  function setInputEnabled(enabled) {
-    $input.prop("disabled", !enabled);
-    $send.prop("disabled", !enabled || sending);
+  /* The one place the page follows the connection. */
+  function enter(phase, detail) {
+    state.phase = phase;
+    window.chatReady = phase === "ready";
+    composer.enable(phase === "connected" || phase === "ready");
+    if (phase === "reconnecting") {
+      setStatus(detail || "Connection lost, reconnecting...");
+    } else if (phase === "ended") {
+      people.show([]);
+      var $login = $("<a></a>").attr("href", $chat.data("account-url")).text("Log in again");
+      var $retry = $("<a href=''></a>").text("Reload the page");
+      setStatus(state.endedReason || detail, $("<span></span>").append($login, " · ", $retry),
+        "danger");
+    } else {
+      setStatus("");
+    }
+  }
+
+  /* Messages from the server, history or live; returns how many were new. */
+  function showMessages(list) {
+    var added = 0;
+    scroll.add(function () {
+      $.each(list, function (_, message) {
+        var shown = timeline.upsert(message);
+        added += shown && shown.isNew ? 1 : 0;
+      });
+      return added;
+    });
+    return added;
+  }
+
+  function countWhileHidden(count) {
+    if (document.hidden && count) {
+      state.unseenWhileHidden += count;
+      document.title = "(" + state.unseenWhileHidden + ") " + state.title;
+    }
+  }
+
+  $(document).on("visibilitychange", function () {
+    if (!document.hidden) {
+      state.unseenWhileHidden = 0;
+      document.title = state.title;
+    }
+  });
+
+  /* The reader's own message: the view goes to the bottom to show it. */
+  function send(text, done) {
+    scroll.toBottom();
+    socket.emit("message", { text: text }, function (answer) {
+      done(answer);
+      if (answer && answer.ok) {
+        scroll.toBottom();
+      }
+    });
+  }
+
+  function showNotice(text) {
+    scroll.add(function () {
+      timeline.notice(text);
+    });
   }
 
   var socket = $.socketio({
     auth: function () {
-      var auth = { room: room };
-      if (newestId !== null) {
-        auth.after = newestId;
+      var auth = { room: state.room };
+      if (timeline.newestId() !== null) {
+        auth.after = timeline.newestId();
       }
       return auth;
     }
   });
 
   socket.on("connect", function () {
-    setStatus("");
-    setInputEnabled(true);
+    enter("connected");
   });
 
   socket.on("history", function (list) {
-    $.each(list || [], function (_, message) {
-      showMessage(message);
-    });
-    window.chatReady = true;
+    var added = showMessages(list || []);
+    if (state.historyShown) {
+      countWhileHidden(added);  // what was said while the page was reconnecting
+    }
+    state.historyShown = true;
+    enter("ready");
   });
 
-  socket.on("message", showMessage);
+  socket.on("message", function (message) {
+    countWhileHidden(showMessages([message]));
+  });
 
   socket.on("joined", function (data) {
     showNotice(data.user + " has joined the chat");
@@ -126,39 +154,30 @@
     showNotice(data.user + " has left the chat");
   });
 
-  socket.on("users", showUsers);
+  socket.on("users", function (names) {
+    people.show(names);
+  });
 
   socket.on("disconnect", function () {
-    window.chatReady = false;
-    setInputEnabled(false);
+    enter("reconnecting");
   });
 
   socket.on("reconnecting", function (attempt, delay) {
-    window.chatReady = false;
-    setInputEnabled(false);
-    setStatus("Connection lost, reconnecting... (attempt " + attempt + ", in " +
+    enter("reconnecting", "Connection lost, reconnecting... (attempt " + attempt + ", in " +
       Math.ceil(delay / 1000) + " s)");
   });
 
   // The server says why before it closes a session (logout in another tab...).
-  var endedReason = null;
   socket.on("session_ended", function (data) {
-    endedReason = data && data.reason;
+    state.endedReason = data && data.reason;
   });
 
-  function refusal(message) {
-    message = endedReason || message;
-    window.chatReady = false;
-    setInputEnabled(false);
-    showUsers([]);
-    var $login = $("<a></a>").attr("href", $chat.data("account-url")).text("Log in again");
-    var $retry = $("<a href=''></a>").text("Reload the page");
-    setStatus(message, $("<span></span>").append($login, " · ", $retry));
-    $status.removeClass("alert-warning").addClass("alert-danger");
-  }
-
-  socket.on("connect_error", refusal);
-  socket.on("server_disconnect", refusal);
+  socket.on("connect_error", function (message) {
+    enter("ended", message);
+  });
+  socket.on("server_disconnect", function (message) {
+    enter("ended", message);
+  });
 
   // Leaving the page must leave the room at once, even when the browser keeps
   // the page alive in its back/forward cache; coming back starts afresh.
@@ -169,29 +188,5 @@
     if (event.originalEvent.persisted) {
       window.location.reload();
     }
-  });
-
-  $form.on("submit", function (event) {
-    event.preventDefault();
-    var text = $input.val();
-    if (sending || !$.trim(text)) {
-      return;
-    }
-    sending = true;
-    $error.text("");
-    $send.prop("disabled", true);
-    socket.emit("message", { text: text }, function (answer) {
-      sending = false;
-      setInputEnabled(socket.connected);
-      if (answer && answer.ok) {
-        // Keep anything typed while the message was on its way.
-        if ($input.val() === text) {
-          $input.val("");
-        }
-      } else {
-        $error.text((answer && answer.error) || "The message could not be sent.");
-      }
-      $input.trigger("focus");
-    });
   });
 })(jQuery);

@@ -156,7 +156,7 @@
   Socket.prototype.onPacket = function (packet) {
     if (packet.type === SIO_CONNECT) {
       this.onConnected();
-    } else if (packet.type === SIO_EVENT && $.isArray(packet.data) && packet.data.length) {
+    } else if (packet.type === SIO_EVENT && Array.isArray(packet.data) && packet.data.length) {
       if (packet.id !== null) {
         this.send(EIO_MESSAGE + SIO_ACK + packet.id + "[]");
       }
@@ -170,7 +170,7 @@
     } else if (packet.type === SIO_ACK && this.pendingAcks[packet.id]) {
       var callback = this.pendingAcks[packet.id];
       delete this.pendingAcks[packet.id];
-      callback.apply(this, $.isArray(packet.data) ? packet.data : []);
+      callback.apply(this, Array.isArray(packet.data) ? packet.data : []);
     } else if (packet.type === SIO_CONNECT_ERROR) {
       var data = packet.data;
       var message = (data && typeof data === "object" ? data.message : data) ||

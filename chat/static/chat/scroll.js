@@ -1,0 +1,105 @@
+/*
+ * The scroll manager of the message box: it respects the reader.
+ *
+ *   var scroll = d09Chat.scroll($("#messages"), $("#new-messages"));
+ *   scroll.add(function () { ...add lines...; return newMessages; });
+ *   scroll.add(fn, { force: true });   // the reader's own message: always to the bottom
+ *   scroll.keep(fn);                   // lines inserted above the reader (scroll-back)
+ *   scroll.toBottom();
+ *
+ * While the view is at the bottom (within BOTTOM_SLACK_PX), new lines keep it
+ * there. When the reader has scrolled up, nothing moves what they read: the
+ * line at the top of the view stays where it is on screen, and the button
+ * counts the new messages ("3 new messages") until they click it or scroll
+ * back down to the bottom.
+ */
+(function ($) {
+  "use strict";
+
+  var chat = (window.d09Chat = window.d09Chat || {});
+
+  var BOTTOM_SLACK_PX = 40;
+
+  function Scroll($box, $button) {
+    var self = this;
+    self.box = $box[0];
+    self.$button = $button;
+    self.unseen = 0;
+    self.stuck = true;  // at the bottom when last seen: a box that shrinks stays there
+    $box.on("scroll", function () {
+      self.stuck = self.atBottom();
+      if (self.stuck) {
+        self.setUnseen(0);
+      }
+    });
+    $button.on("click", function () {
+      self.toBottom();
+    });
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () {
+        if (self.stuck) {
+          self.toBottom();
+        }
+      }).observe(self.box);
+    }
+  }
+
+  Scroll.prototype.atBottom = function () {
+    var box = this.box;
+    return box.scrollHeight - box.scrollTop - box.clientHeight <= BOTTOM_SLACK_PX;
+  };
+
+  Scroll.prototype.toBottom = function () {
+    this.box.scrollTop = this.box.scrollHeight;
+    this.stuck = true;
+    this.setUnseen(0);
+  };
+
+  /*
+   * Run `change`, which adds lines and returns how many new messages it showed;
+   * then follow them, or count them for the reader.
+   */
+  Scroll.prototype.add = function (change, options) {
+    if ((options && options.force) || this.atBottom()) {
+      change();
+      this.toBottom();
+    } else {
+      var count = 0;
+      this.keep(function () {
+        count = change() || 0;
+      });
+      this.setUnseen(this.unseen + count);
+    }
+  };
+
+  /* Run `change` without moving what the reader looks at. */
+  Scroll.prototype.keep = function (change) {
+    var box = this.box;
+    var top = box.scrollTop;
+    var anchor = null;
+    $(box).children().each(function () {
+      if (this.offsetTop + this.offsetHeight > top) {
+        anchor = { line: this, offset: this.offsetTop - top };
+        return false;
+      }
+      return true;
+    });
+    change();
+    if (anchor && $.contains(box, anchor.line)) {
+      box.scrollTop = anchor.line.offsetTop - anchor.offset;
+    } else {
+      box.scrollTop = top;
+    }
+  };
+
+  Scroll.prototype.setUnseen = function (count) {
+    this.unseen = count;
+    this.$button
+      .text(count === 1 ? "1 new message" : count + " new messages")
+      .prop("hidden", count === 0);
+  };
+
+  chat.scroll = function ($box, $button) {
+    return new Scroll($box, $button);
+  };
+})(jQuery);

@@ -1,0 +1,74 @@
+"""Screenshots of a room, desktop and phone, light and dark, and of the other
+pages: artefacts of the run (tests.support.browser.ARTIFACTS_DIR, in the system's
+temporary folder), for people to look at; never committed."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support.browser import (
+    enter_room,
+    post_messages,
+    save_screenshot,
+    say,
+    set_color_scheme,
+    set_phone,
+    wait_for,
+    wait_line,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def test_screenshots_of_a_room(server, browsers, fresh_room):
+    now = datetime.now(UTC)
+    day = timedelta(days=1)
+    post_messages(
+        server,
+        fresh_room,
+        [
+            ("carol", "Is the release notes draft somewhere?", now - day - timedelta(hours=2)),
+            ("bob", "In the wiki, under Releases.\nI'll tidy it tomorrow.", now - day),
+            ("carol", "Morning all ☕", now - timedelta(minutes=30)),
+        ],
+    )
+    alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
+    bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
+    wait_line(alice, "bob has joined the chat")
+    say(alice, "Morning! The build is green again.")
+    say(alice, "The flaky test was a timezone thing: it only failed after 23:00 UTC.")
+    say(bob, "Nice catch. Shipping this afternoon then?")
+    say(alice, "Yes, after lunch. Checklist:\n1. tag\n2. release notes\n3. announce")
+    wait_line(bob, "alice: Yes, after lunch. Checklist:\n1. tag\n2. release notes\n3. announce")
+
+    shots = []
+    for scheme in ("light", "dark"):
+        set_color_scheme(bob, scheme)
+        wait_for(
+            bob,
+            lambda d, s=scheme: (
+                d.execute_script("return document.documentElement.dataset.bsTheme") == s
+            ),
+        )
+        for device in ("desktop", "phone"):
+            set_phone(bob, device == "phone")
+            wait_for(
+                bob,
+                lambda d: d.execute_script(
+                    "var b = document.getElementById('messages');"
+                    "return b.scrollHeight - b.scrollTop - b.clientHeight < 2"
+                ),
+            )
+            shots.append(save_screenshot(bob, f"room-{device}-{scheme}"))
+    assert all(path.stat().st_size > 10_000 for path in shots)
+
+
+def test_screenshots_of_the_other_pages(server, browser):
+    shots = []
+    for scheme in ("light", "dark"):
+        set_color_scheme(browser, scheme)
+        browser.get(server.url + "/account")
+        shots.append(save_screenshot(browser, f"account-{scheme}"))
+        browser.get(server.url + "/chat/")
+        shots.append(save_screenshot(browser, f"rooms-{scheme}"))
+    assert all(path.stat().st_size > 10_000 for path in shots)
