@@ -60,7 +60,7 @@ def resync_after_reconnect(server, manager):
             manager.last_delivered[slug] = max(manager.last_delivered[slug], message["id"])
 
 
-def end_connections(server, sids, reason):
+def end_connections(server, registry, sids, reason):
     """Tell each connection why, then end its Socket.IO session.
 
     The client closes the WebSocket itself on the DISCONNECT packet (the page's
@@ -72,10 +72,14 @@ def end_connections(server, sids, reason):
     bare Engine.IO session that can do nothing: no room, no events.
     """
     for sid in sids:
+        member = registry.member(sid)
+        namespace = member.namespace if member is not None else "/"
         logger.info("closing %s: %s", sid, reason)
         # Straight to the local socket: through Redis it could arrive after the close.
-        server.emit("session_ended", {"reason": reason}, to=sid, ignore_queue=True)
-        server.disconnect(sid)
+        server.emit(
+            "session_ended", {"reason": reason}, to=sid, namespace=namespace, ignore_queue=True
+        )
+        server.disconnect(sid, namespace=namespace)
 
 
 def watch_sessions(server, registry):
@@ -89,7 +93,7 @@ def watch_sessions(server, registry):
         if not key:
             return
         try:
-            end_connections(server, registry.sids_of_session(key), "You logged out.")
+            end_connections(server, registry, registry.sids_of_session(key), "You logged out.")
         except Exception:
             # The logout itself must happen (Django flushes the session after
             # this signal); the sockets then end at the next recheck.
@@ -100,10 +104,10 @@ def watch_sessions(server, registry):
             return  # every login saves last_login: nothing to recheck
         ended = ended_sessions(registry.sessions_of_user(instance.pk))
         for key, reason in ended.items():
-            end_connections(server, registry.sids_of_session(key), reason)
+            end_connections(server, registry, registry.sids_of_session(key), reason)
 
     def on_user_deleted(sender, instance, **kwargs):
-        end_connections(server, registry.sids_of_user(instance.pk), ACCOUNT_GONE)
+        end_connections(server, registry, registry.sids_of_user(instance.pk), ACCOUNT_GONE)
 
     # weak=False: the receivers are closures that nothing else keeps alive.
     user_logged_out.connect(on_logout, weak=False)
@@ -117,7 +121,7 @@ def recheck_sessions(server, registry):
     if not sessions:
         return
     for key, reason in ended_sessions(sessions).items():
-        end_connections(server, registry.sids_of_session(key), reason)
+        end_connections(server, registry, registry.sids_of_session(key), reason)
 
 
 def recheck_forever(server, registry, interval):

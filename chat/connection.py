@@ -7,6 +7,7 @@ so it is unit-tested without sockets.
 from dataclasses import dataclass
 from importlib import import_module
 from types import SimpleNamespace
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -34,6 +35,17 @@ class Member:
     room_slug: str
     room_name: str
     session_key: str = ""
+    namespace: ClassVar[str] = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """An accepted connection to the room list (``/lobby``): who is looking."""
+
+    user_id: int
+    username: str
+    session_key: str
+    namespace: ClassVar[str] = "/lobby"
 
 
 def room_slug(value):
@@ -114,6 +126,12 @@ def origin_allowed(origin, environ):
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
     return bool(host) and validate_host(host, allowed)
+
+
+def admit_visitor(environ):
+    """Check a connection to the room list: a logged-in user, or Refused."""
+    user, session_key = user_and_session_from_environ(environ)
+    return Visitor(user_id=user.pk, username=user.get_username(), session_key=session_key)
 
 
 def admit(environ, auth):

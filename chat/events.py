@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
-from chat import messages
+from chat import messages, reading
 from chat.backends.base import LockReentered, RoomBusy
-from chat.connection import admit
+from chat.connection import admit, admit_visitor
 from chat.limits import (
     RateLimiter,
     address_limiter,
@@ -28,6 +28,8 @@ from chat.limits import (
     message_limiter,
     wait_text,
 )
+from chat.lobby import NAMESPACE as LOBBY
+from chat.lobby import Lobby
 from chat.payloads import Refused, Schema, echo
 from chat.rooms import Rooms
 from chat.sessions import ConnectionRegistry
@@ -49,6 +51,7 @@ class Chat:
     """What the handlers work with, one per server process."""
 
     rooms: Rooms = None  # set once the server exists (d09.runtime.app)
+    lobby: Lobby = None
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     message_limit: RateLimiter = field(default_factory=message_limiter)
     connect_limit: RateLimiter = field(default_factory=connection_limiter)
@@ -106,14 +109,18 @@ class Handler:
     database_error: str  # the ack error when the database fails
 
 
-HANDLERS = {}
+HANDLERS = {"/": {}, LOBBY: {}}  # namespace -> event -> Handler
 
 
-def handles(event, database_error="The chat could not do that right now, please try again."):
-    """Register the decorated function as the handler of client event ``event``."""
+def handles(
+    event,
+    namespace="/",
+    database_error="The chat could not do that right now, please try again.",
+):
+    """Register the decorated function as the handler of ``event`` in ``namespace``."""
 
     def register(function):
-        HANDLERS[event] = Handler(function, database_error)
+        HANDLERS[namespace][event] = Handler(function, database_error)
         return function
 
     return register
@@ -135,6 +142,23 @@ def connect(chat, sid, environ, auth=None):
     refusal = "Too many connection attempts: try again in {wait}."
     refuse_if_limited(chat.connect_limit, member.user_id, refusal)
     chat.rooms.join(sid, member, after)
+
+
+@handles("connect", namespace=LOBBY, database_error=UNAVAILABLE)
+def lobby_connect(chat, sid, environ, auth=None):
+    """Open the room list: every room's counts now (``rooms``), changes later."""
+    visitor = admit_visitor(environ)
+    chat.logged_in(environ)
+    refusal = "Too many connection attempts: try again in {wait}."
+    refuse_if_limited(chat.connect_limit, visitor.user_id, refusal)
+    chat.registry.add(sid, visitor)
+    chat.lobby.enter(sid, visitor)
+
+
+@handles("disconnect", namespace=LOBBY)
+def lobby_disconnect(chat, sid, reason=None):
+    """Close the room list."""
+    chat.registry.remove(sid)
 
 
 @handles("disconnect")
@@ -168,6 +192,30 @@ def users(chat, sid, *payload):
     return {"ok": True, "users": names, "version": version}
 
 
+@handles("older")
+def older(chat, sid, *payload):
+    """A page of scroll-back: ``{"before": id, "limit": n}`` -> the ``limit``
+    messages before ``id``, oldest first, and whether there are more."""
+    member = chat.member(sid)
+    request = reading.OLDER.validate(*payload)
+    page, more = reading.older(
+        member.room_id, member.room_slug, request["before"], request["limit"]
+    )
+    return {"ok": True, "messages": page, "more": more}
+
+
+@handles("read")
+def read(chat, sid, *payload):
+    """The reader has seen the room up to ``{"id": id}``; the mark never moves back."""
+    member = chat.member(sid)
+    message_id = reading.READ.validate(*payload)["id"]
+    reading.set_mark(member.user_id, member.room_id, message_id)
+    chat.lobby.read(
+        member.user_id, member.room_slug, reading.unread_count(member.user_id, member.room_id)
+    )
+    return {"ok": True}
+
+
 class ChatNamespace(socketio.Namespace):
     """The namespace "/" of the chat: every event of every client comes
     through ``trigger_event`` (python-socketio's public hook for class-based
@@ -178,7 +226,7 @@ class ChatNamespace(socketio.Namespace):
         self.chat = chat
 
     def trigger_event(self, event, *args):
-        handler = HANDLERS.get(event)
+        handler = HANDLERS[self.namespace].get(event)
         if handler is None:
             logger.info("unknown event %s from %s", echo(repr(event)), args[0] if args else "?")
             return {"ok": False, "error": f"Unknown event {echo(repr(event))}."}

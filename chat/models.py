@@ -45,3 +45,26 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.author} in {self.room}: {self.text[:40]}"
+
+
+class ReadMark(models.Model):
+    """How far a user has read a room: the newest message id they have seen.
+
+    Messages of others with a greater id are unread. A mark never moves back;
+    a room the user never opened has none (and nothing unread): it is set to the
+    room's newest message when they first enter it.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_read_marks"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="read_marks")
+    last_read_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "room"], name="chat_readmark_once_per_room")
+        ]
+
+    def __str__(self):
+        return f"{self.user} read {self.room} up to {self.last_read_id}"

@@ -15,18 +15,19 @@ import logging
 
 from redis.exceptions import RedisError
 
-from chat import messages
+from chat import messages, reading
 from chat.backends.base import LockReentered, RoomBusy
 
 logger = logging.getLogger(__name__)
 
 
 class Rooms:
-    def __init__(self, server, backend, registry):
+    def __init__(self, server, backend, registry, lobby):
         self.server = server
         self.presence = backend.presence
         self.locks = backend.locks
         self.registry = registry  # chat.sessions.ConnectionRegistry
+        self.lobby = lobby  # chat.lobby.Lobby: the room list's counts
 
     def join(self, sid, member, after=None):
         """Admit connection ``sid`` of ``member`` into its room: its history
@@ -36,11 +37,7 @@ class Rooms:
             # can arrive before the history, none falls in between. One still on
             # its way through Redis may arrive after the history that contains
             # it: pages skip ids they show.
-            backlog, complete = messages.history(member.room_id, member.room_slug, after)
-            if not complete:
-                notice = {"reason": "More messages came than can be filled in: showing the newest."}
-                self.server.emit("history_reset", notice, to=sid, ignore_queue=True)
-            self.server.emit("history", backlog, to=sid, ignore_queue=True)
+            self.send_history(sid, member, after)
             self.server.enter_room(sid, member.room_slug)
             self.registry.add(sid, member)
             try:
@@ -53,6 +50,21 @@ class Rooms:
                 with contextlib.suppress(RedisError):
                     self.presence.leave(sid)
                 raise
+
+    def send_history(self, sid, member, after):
+        """``history`` to a joiner: what it missed when it reconnects (``after``),
+        else what a returning reader has not read, or the last 3 messages. Its
+        second argument says where unread messages start (``last_read``)."""
+        last_read = None
+        if after is None:
+            backlog, last_read = reading.entry_history(member)
+        else:
+            backlog, complete = messages.history(member.room_id, member.room_slug, after)
+            if not complete:
+                notice = {"reason": "More messages came than can be filled in: showing the newest."}
+                self.server.emit("history_reset", notice, to=sid, ignore_queue=True)
+        meta = {"last_read": last_read}
+        self.server.emit("history", (backlog, meta), to=sid, ignore_queue=True)
 
     def leave(self, sid, reason=None):
         """Connection ``sid`` has gone; the room hears of it if it was its user's last."""
@@ -87,6 +99,8 @@ class Rooms:
             message, stored = messages.store_message(member, text, client_message_id)
             if stored:
                 self.server.emit("message", message, to=member.room_slug)
+        if stored:
+            self.lobby.activity(message)
         return message, stored
 
     def announce(self, room, changes, joiner=None, skip_sid=None, whole_list=False):
@@ -107,6 +121,8 @@ class Rooms:
                 self.server.emit(change.event, notice, to=room, skip_sid=skip_sid)
             elif joiner is not None:
                 self.server.emit(change.event, notice, to=joiner, ignore_queue=True)
+        if any(change.changed for change in changes):
+            self.lobby.online(room)
         if joiner is not None:
             self.server.emit("users", self.user_list(room), to=joiner, ignore_queue=True)
         elif whole_list:

@@ -9,7 +9,8 @@ A backend holds what the processes of one deployment must agree on:
   that a list rebuilt after a restart never goes back to an old version), so
   that a client applying ``joined``/``left`` can tell it missed one. Methods:
   ``join(sid, room, user) -> Change``, ``leave(sid) -> Change | None``,
-  ``users(room) -> sorted names``, ``snapshot(room) -> (sorted names, version)``,
+  ``users(room) -> sorted names``, ``count(room) -> int``,
+  ``snapshot(room) -> (sorted names, version)``,
   ``connections(room, user) -> int``, ``heartbeat() -> [Change]`` (prove this
   process alive; the changes of re-joining if it had been reaped), ``reap() ->
   [Change]`` (remove the connections of dead processes) and ``retire()`` (this

@@ -57,6 +57,10 @@ class InMemoryPresence:
         """The sorted distinct usernames connected to ``room``."""
         return sorted(self._counts.get(room, ()))
 
+    def count(self, room):
+        """How many distinct users are connected to ``room``."""
+        return len(self._counts.get(room, ()))
+
     def snapshot(self, room):
         """``(users(room), version)``, read together."""
         return self.users(room), self._versions[room]

@@ -268,6 +268,10 @@ class RedisPresence:
     def users(self, room):
         return sorted(name.decode() for name in self.redis.hkeys(self._key("room:", room)))
 
+    def count(self, room):
+        """How many distinct users are connected to ``room``."""
+        return self.redis.hlen(self._key("room:", room))
+
     def snapshot(self, room):
         """``(users(room), version)``, read together in one script."""
         *names, version = self._snapshot(

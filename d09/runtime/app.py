@@ -42,6 +42,8 @@ def create_server(async_mode, backend):
 
     from chat.events import Chat, ChatNamespace
     from chat.limits import frame_limiter
+    from chat.lobby import NAMESPACE as LOBBY
+    from chat.lobby import Lobby
     from chat.rooms import Rooms
     from d09.runtime.server import ChatServer
 
@@ -64,8 +66,10 @@ def create_server(async_mode, backend):
         async_handlers=False,
         **server_options(settings),
     )
-    chat.rooms = Rooms(server, backend, chat.registry)
+    chat.lobby = Lobby(server, backend.presence)
+    chat.rooms = Rooms(server, backend, chat.registry, chat.lobby)
     server.register_namespace(ChatNamespace(chat))
+    server.register_namespace(ChatNamespace(chat, namespace=LOBBY))
     return server, chat
 
 

@@ -38,7 +38,9 @@ def probe(monkeypatch):
         Probe.calls.append((eventlet.getcurrent(), payload))
         return Probe.body(chat, sid, *payload)
 
-    monkeypatch.setitem(events.HANDLERS, "probe", events.Handler(handler, "The database failed."))
+    monkeypatch.setitem(
+        events.HANDLERS["/"], "probe", events.Handler(handler, "The database failed.")
+    )
     return Probe
 
 
@@ -91,7 +93,7 @@ def test_a_refused_connect_reaches_python_socketio_as_a_refusal():
     def refuse(chat, sid, environ, auth=None):
         raise Refused("You are not logged in.")
 
-    handlers = {"connect": events.Handler(refuse, events.UNAVAILABLE)}
+    handlers = {"/": {"connect": events.Handler(refuse, events.UNAVAILABLE)}}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(events, "HANDLERS", handlers)
         with pytest.raises(socketio.exceptions.ConnectionRefusedError, match="not logged in"):
@@ -103,6 +105,6 @@ def test_other_async_modes_run_handlers_where_they_are(monkeypatch):
     namespace._set_server(ChatServer(async_mode="threading", connect_timeout=0))
     seen = []
     handler = events.Handler(lambda chat, sid, *p: seen.append(eventlet.getcurrent()), "x")
-    monkeypatch.setitem(events.HANDLERS, "probe", handler)
+    monkeypatch.setitem(events.HANDLERS["/"], "probe", handler)
     namespace.trigger_event("probe", "sid", {})
     assert seen == [eventlet.getcurrent()]

@@ -142,20 +142,41 @@
     enter("ready");
   });
 
+  // More was missed than the server fills in: what follows replaces the lines
+  // shown (rather than leaving a hole in the middle of them).
+  socket.on("history_reset", function () {
+    timeline.clear();
+  });
+
   socket.on("message", function (message) {
     countWhileHidden(showMessages([message]));
   });
 
+  /* The whole list again, when a change was missed (README, "Event API"). */
+  function askForUsers() {
+    socket.emit("users", {}, function (answer) {
+      if (answer && answer.ok) {
+        people.whole(answer.users, answer.version);
+      }
+    });
+  }
+
   socket.on("joined", function (data) {
     showNotice(data.user + " has joined the chat");
+    if (!people.change("joined", data.user, data.version)) {
+      askForUsers();
+    }
   });
 
   socket.on("left", function (data) {
     showNotice(data.user + " has left the chat");
+    if (!people.change("left", data.user, data.version)) {
+      askForUsers();
+    }
   });
 
-  socket.on("users", function (names) {
-    people.show(names);
+  socket.on("users", function (names, meta) {
+    people.whole(names, meta && meta.version);
   });
 
   socket.on("disconnect", function () {

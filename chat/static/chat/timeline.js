@@ -5,6 +5,7 @@
  *   timeline.upsert(message)   // a message object from the server -> {$line, isNew}
  *   timeline.notice(text)      // "bob has joined the chat", with the time it arrived
  *   timeline.newestId()        // the newest message id shown, or null
+ *   timeline.clear()           // forget every line (the server said to start afresh)
  *
  * One line per message id: a message shown again (a resend, later an edit) is
  * re-rendered in place by render(), the one function that turns a message
@@ -121,6 +122,12 @@
     this.$box.append($line);
     this.tidy($line);
     return $line;
+  };
+
+  Timeline.prototype.clear = function () {
+    this.$box.empty();
+    this.byId = {};
+    this.newest = null;
   };
 
   Timeline.prototype.newestId = function () {

@@ -1,0 +1,116 @@
+"""What a user has read: read marks, unread counts and the history a returning
+reader gets. Plain queries, no sockets."""
+
+import contextlib
+
+from django.db import IntegrityError
+from django.db.models import Count, F
+
+from chat import messages
+from chat.models import Message, ReadMark
+from chat.payloads import Refused, Schema, message_id
+
+OLDER_PAGE_MAX = 100
+
+
+def page_size(value):
+    """A check: how many messages a page of scroll-back holds, 1 to 100."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= OLDER_PAGE_MAX:
+        raise Refused(f'"limit" must be a whole number from 1 to {OLDER_PAGE_MAX}.')
+    return value
+
+
+OLDER = Schema(
+    not_an_object='Ask for older messages with {"before": <id>, "limit": <1..100>}.',
+    fields={"before": message_id("before"), "limit": page_size},
+)
+READ = Schema(
+    not_an_object='Mark what was read with {"id": <id>}.',
+    fields={"id": message_id("id")},
+)
+
+
+def older(room_id, room_slug, before_id, limit):
+    """``(messages oldest first, more)``: the page of ``limit`` messages just
+    before ``before_id``, and whether there are older ones still (one query)."""
+    page = messages.before(room_id, room_slug, before_id, limit + 1)
+    return page[-limit:], len(page) > limit
+
+
+def entry_history(member):
+    """``(history, last_read)`` for a reader entering a room (not reconnecting).
+
+    Nothing unread (or a first visit, which sets the mark to the room's newest
+    message): the exercise's last 3 messages, ``last_read`` None. Otherwise the
+    3 messages up to the mark for context and the unread ones after it (the
+    newest GAP_FILL_LIMIT), with ``last_read`` the mark: the page draws its
+    "New messages" divider there.
+    """
+    mark = mark_of(member.user_id, member.room_id)
+    if mark is None:
+        recent, _ = messages.history(member.room_id, member.room_slug)
+        _move_mark(member.user_id, member.room_id, recent[-1]["id"] if recent else 0)
+        return recent, None
+    unread = Message.objects.filter(room_id=member.room_id, id__gt=mark).exclude(
+        author_id=member.user_id
+    )
+    if not unread.exists():
+        return messages.history(member.room_id, member.room_slug)[0], None
+    after, complete = messages.history(member.room_id, member.room_slug, after=mark)
+    if not complete:  # more unread than sent: these are all unread, older ones by scroll-back
+        return after, mark
+    context = messages.before(member.room_id, member.room_slug, mark + 1, messages.HISTORY_SIZE)
+    return context + after, mark
+
+
+def mark_of(user_id, room_id):
+    return (
+        ReadMark.objects.filter(user_id=user_id, room_id=room_id)
+        .values_list("last_read_id", flat=True)
+        .first()
+    )
+
+
+def set_mark(user_id, room_id, message_id):
+    """Move the mark forward to ``message_id`` (never back, never past the room's
+    newest message); the mark after it."""
+    newest = Message.objects.filter(room_id=room_id).order_by("-id").values_list("id", flat=True)
+    _move_mark(user_id, room_id, min(message_id, newest.first() or 0))
+    return mark_of(user_id, room_id)
+
+
+def _move_mark(user_id, room_id, message_id):
+    moved = ReadMark.objects.filter(
+        user_id=user_id, room_id=room_id, last_read_id__lt=message_id
+    ).update(last_read_id=message_id)
+    if not moved:
+        # IntegrityError: made at the same moment by another connection.
+        with contextlib.suppress(IntegrityError):
+            ReadMark.objects.get_or_create(
+                user_id=user_id, room_id=room_id, defaults={"last_read_id": message_id}
+            )
+
+
+def unread_count(user_id, room_id):
+    mark = mark_of(user_id, room_id)
+    if mark is None:
+        return 0
+    return Message.objects.filter(room_id=room_id, id__gt=mark).exclude(author_id=user_id).count()
+
+
+def unread_counts(user_id):
+    """``{room slug: unread messages}`` of every room the user has a mark in."""
+    counts = {
+        slug: 0
+        for slug in ReadMark.objects.filter(user_id=user_id).values_list("room__slug", flat=True)
+    }
+    rows = (
+        Message.objects.filter(
+            room__read_marks__user_id=user_id, id__gt=F("room__read_marks__last_read_id")
+        )
+        .exclude(author_id=user_id)
+        .values("room__slug")
+        .annotate(unread=Count("id"))
+    )
+    counts.update({row["room__slug"]: row["unread"] for row in rows})
+    return counts
