@@ -23,6 +23,7 @@ from chat.payloads import Refused, Schema, message_id, optional
 class JoinRequest:
     room_slug: str
     after: int | None
+    since: int | None = None
 
 
 @dataclass(frozen=True, slots=True)  # one per connection: no per-instance dict
@@ -35,6 +36,7 @@ class Member:
     room_slug: str
     room_name: str
     session_key: str = ""
+    is_staff: bool = False
     namespace: ClassVar[str] = "/"
 
 
@@ -57,14 +59,18 @@ def room_slug(value):
 AUTH = Schema(
     not_an_object='Connect with the auth payload {"room": "<slug>"}.',
     unexpected="Unexpected auth field(s): {}.",
-    fields={"room": room_slug, "after": optional(message_id("after"))},
+    fields={
+        "room": room_slug,
+        "after": optional(message_id("after")),
+        "since": optional(message_id("since")),
+    },
 )
 
 
 def parse_auth(auth):
-    """Validate the connect payload ``{"room": slug, "after"?: int}``."""
+    """Validate the connect payload ``{"room": slug, "after"?: id, "since"?: seq}``."""
     fields = AUTH.validate(auth)
-    return JoinRequest(room_slug=fields["room"], after=fields["after"])
+    return JoinRequest(room_slug=fields["room"], after=fields["after"], since=fields["since"])
 
 
 def find_room(slug):
@@ -135,7 +141,7 @@ def admit_visitor(environ):
 
 
 def admit(environ, auth):
-    """Check a connection attempt; returns ``(member, after)``, or Refused with the reason."""
+    """Check a connection attempt; ``(member, JoinRequest)``, or Refused with the reason."""
     request = parse_auth(auth)
     user, session_key = user_and_session_from_environ(environ)
     room = find_room(request.room_slug)
@@ -146,5 +152,6 @@ def admit(environ, auth):
         room_slug=room.slug,
         room_name=room.name,
         session_key=session_key,
+        is_staff=user.is_staff,
     )
-    return member, request.after
+    return member, request

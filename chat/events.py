@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
-from chat import messages, reading
+from chat import messages, moderation, reading
 from chat.backends.base import LockReentered, RoomBusy
 from chat.connection import admit, admit_visitor
 from chat.limits import (
@@ -26,6 +26,7 @@ from chat.limits import (
     address_limiter,
     connection_limiter,
     message_limiter,
+    typing_limiter,
     wait_text,
 )
 from chat.lobby import NAMESPACE as LOBBY
@@ -54,6 +55,7 @@ class Chat:
     lobby: Lobby = None
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     message_limit: RateLimiter = field(default_factory=message_limiter)
+    typing_limit: RateLimiter = field(default_factory=typing_limiter)
     connect_limit: RateLimiter = field(default_factory=connection_limiter)
     address_limit: RateLimiter = field(default_factory=address_limiter)
     pending: Counter = field(default_factory=Counter)  # address -> sessions not logged in yet
@@ -137,11 +139,11 @@ def refuse_if_limited(limiter, key, refusal):
 @handles("connect", database_error=UNAVAILABLE)
 def connect(chat, sid, environ, auth=None):
     """Admit a logged-in user into a room: history, then the notices."""
-    member, after = admit(environ, auth)
+    member, request = admit(environ, auth)
     chat.logged_in(environ)
     refusal = "Too many connection attempts: try again in {wait}."
     refuse_if_limited(chat.connect_limit, member.user_id, refusal)
-    chat.rooms.join(sid, member, after)
+    chat.rooms.join(sid, member, request.after, request.since)
 
 
 @handles("connect", namespace=LOBBY, database_error=UNAVAILABLE)
@@ -180,6 +182,53 @@ def message(chat, sid, *payload):
     if not stored:
         return {"ok": True, "id": message["id"], "duplicate": True}
     return {"ok": True, "id": message["id"]}
+
+
+@handles("edit", database_error="The message could not be saved, please try again.")
+def edit(chat, sid, *payload):
+    """Give one's own message a new text within MESSAGE_EDIT_MINUTES; ack like ``message``."""
+    member = chat.member(sid)
+    request = moderation.EDIT.validate(*payload)
+    refuse_if_limited(
+        chat.message_limit, member.user_id, "You are sending messages too fast: wait {wait}."
+    )
+    updated = chat.rooms.edit(member, request["id"], request["text"])
+    return {"ok": True, "id": updated["id"]}
+
+
+@handles("delete")
+def delete(chat, sid, *payload):
+    """Delete one's own message (staff: any message); its text leaves every page."""
+    member = chat.member(sid)
+    gone = chat.rooms.delete(member, moderation.DELETE.validate(*payload)["id"])
+    return {"ok": True, "id": gone["id"]}
+
+
+@handles("typing")
+def typing(chat, sid, *payload):
+    """Tell the room that one types (or stopped): nothing is stored."""
+    member = chat.member(sid)
+    news = moderation.TYPING.validate(*payload)
+    refuse_if_limited(chat.typing_limit, member.user_id, "Typing news too fast: wait {wait}.")
+    chat.rooms.typing(member, news["typing"])
+    return {"ok": True}
+
+
+@handles("mute")
+def mute(chat, sid, *payload):
+    """Staff: keep a user from writing in this room for 5, 60 or 1440 minutes."""
+    member = chat.member(sid)
+    request = moderation.MUTE.validate(*payload)
+    notice = chat.rooms.mute(member, request["user"], request["minutes"])
+    return {"ok": True, "until": notice["until"]}
+
+
+@handles("unmute")
+def unmute(chat, sid, *payload):
+    """Staff: let a muted user write in this room again."""
+    member = chat.member(sid)
+    chat.rooms.unmute(member, moderation.UNMUTE.validate(*payload)["user"])
+    return {"ok": True}
 
 
 @handles("users")

@@ -86,6 +86,12 @@ def connection_limiter():
     )
 
 
+def typing_limiter():
+    """Per user: typing news (a page sends one every 3 s at most while typing,
+    and one when it stops), TYPING_RATE_BURST at once, then one a second."""
+    return RateLimiter(burst=settings.TYPING_RATE_BURST, rate=1)
+
+
 def frame_limiter():
     """Per connection: every frame it sends, FRAME_RATE_BURST at once, then
     FRAME_RATE_PER_SECOND (far above what a page sends)."""

@@ -1,15 +1,18 @@
-"""Chat messages: validation, storage and the queries that read them back, with
-no socket in sight.
+"""Chat messages: validation, storage, edits and deletes, and the queries that
+read them back, with no socket in sight.
 
-Every read is one keyset query on the ``(room, -id)`` index: ``latest``,
-``before`` and ``after`` a message id, oldest first on the wire.
+Every read is one keyset query: ``before`` and ``after`` a message id on the
+``(room, -id)`` index, ``changes_since`` a change number on ``(room, seq)``;
+oldest first on the wire. Every change of a room (posted, edited, deleted)
+takes the room's next change number (``seq``), in the transaction that makes it.
 """
 
-import contextlib
 import re
 import unicodedata
 
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from chat.models import Message
 from chat.payloads import Refused, Schema, optional
@@ -69,16 +72,47 @@ def clean_text(*payload):
     return clean_message(*payload)["text"]
 
 
+_MENTION = re.compile(r"(?<![\w@])@([\w.@+-]+)")
+
+
+def iso(moment):
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
 def as_event(message, room_slug, username):
-    """The wire form of a message (the ``message`` and ``history`` events)."""
+    """The wire form of a message (``message``, ``message_updated``, ``history``).
+    A deleted message keeps its place and number, never its text."""
     return {
         "id": message.id,
         "room": room_slug,
         "user": username,
-        "text": message.text,
-        "created": message.created.isoformat().replace("+00:00", "Z"),
+        "text": "" if message.deleted else message.text,
+        "created": iso(message.created),
         "client_message_id": message.client_message_id or None,
+        "seq": message.seq,
+        "edited": iso(message.edited),
+        "deleted": message.deleted is not None,
+        "mentions": [] if message.deleted else message.mentions,
     }
+
+
+def mentioned(text):
+    """The users that ``text`` names with ``@username`` and who exist."""
+    names = {name.rstrip(".") for name in _MENTION.findall(text)}
+    if not names:
+        return []
+    found = get_user_model()._default_manager.filter(username__in=names)
+    return sorted(found.values_list("username", flat=True))
+
+
+def next_seq(room_id):
+    """Take the room's next change number (inside the caller's transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE chat_room SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+            [room_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def store_message(member, text, client_message_id=None):
@@ -90,12 +124,14 @@ def store_message(member, text, client_message_id=None):
     sent at once on two connections or workers still make one row).
     """
     try:
-        with _savepoint_if_in_transaction():
+        with transaction.atomic():
             message = Message.objects.create(
                 room_id=member.room_id,
                 author_id=member.user_id,
                 text=text,
                 client_message_id=client_message_id or "",
+                seq=next_seq(member.room_id),
+                mentions=mentioned(text),
             )
     except IntegrityError:
         first = _sent_before(member, client_message_id)
@@ -105,13 +141,34 @@ def store_message(member, text, client_message_id=None):
     return as_event(message, member.room_slug, member.username), True
 
 
-def _savepoint_if_in_transaction():
-    """A savepoint when a caller's transaction is open (its work must survive a
-    refused insert); none in autocommit, the handlers' mode, where a refused
-    insert leaves nothing behind and a transaction would cost round trips."""
-    if transaction.get_connection().in_atomic_block:
-        return transaction.atomic()
-    return contextlib.nullcontext()
+def edit_message(message, text):
+    """Give ``message`` (its author checked by the caller) a new text; its wire form."""
+    with transaction.atomic():
+        message.text = text
+        message.mentions = mentioned(text)
+        message.edited = timezone.now()
+        message.seq = next_seq(message.room_id)
+        message.save(update_fields=["text", "mentions", "edited", "seq"])
+    return message
+
+
+def delete_message(message):
+    """Delete ``message``: its text goes, its row stays as a placeholder."""
+    with transaction.atomic():
+        message.text = ""
+        message.mentions = []
+        message.deleted = timezone.now()
+        message.seq = next_seq(message.room_id)
+        message.save(update_fields=["text", "mentions", "deleted", "seq"])
+    return message
+
+
+def find(room_id, message_id):
+    """The message ``message_id`` of the room, with its author, or Refused."""
+    message = _in_room(room_id).filter(pk=message_id).first()
+    if message is None:
+        raise Refused("There is no such message in this room.")
+    return message
 
 
 def _sent_before(member, client_message_id):
@@ -128,6 +185,11 @@ def _in_room(room_id):
     return Message.objects.filter(room_id=room_id).select_related("author")
 
 
+def _shown(room_id):
+    """Messages a reader sees in a room: not the deleted ones."""
+    return _in_room(room_id).filter(deleted__isnull=True)
+
+
 def _wire(messages, room_slug):
     return [as_event(m, room_slug, m.author.get_username()) for m in messages]
 
@@ -140,7 +202,7 @@ def _newest(queryset, room_slug, limit):
 def before(room_id, room_slug, message_id, limit):
     """The ``limit`` messages just before ``message_id`` (None: the newest),
     oldest first."""
-    queryset = _in_room(room_id)
+    queryset = _shown(room_id)
     if message_id is not None:
         queryset = queryset.filter(id__lt=message_id)
     return _newest(queryset, room_slug, limit)
@@ -148,7 +210,15 @@ def before(room_id, room_slug, message_id, limit):
 
 def after(room_id, room_slug, message_id, limit):
     """The first ``limit`` messages after ``message_id``, oldest first."""
-    return _wire(_in_room(room_id).filter(id__gt=message_id).order_by("id")[:limit], room_slug)
+    return _wire(_shown(room_id).filter(id__gt=message_id).order_by("id")[:limit], room_slug)
+
+
+def changes_since(room_id, room_slug, seq, limit=GAP_FILL_LIMIT):
+    """``(messages in change order, complete)``: every message of the room
+    posted, edited or deleted after change number ``seq`` (at most ``limit``:
+    ``complete`` is False when there were more)."""
+    changed = list(_in_room(room_id).filter(seq__gt=seq).order_by("seq")[: limit + 1])
+    return _wire(changed[:limit], room_slug), len(changed) <= limit
 
 
 def history(room_id, room_slug, after=None):
@@ -161,5 +231,5 @@ def history(room_id, room_slug, after=None):
     """
     if after is None:
         return before(room_id, room_slug, None, HISTORY_SIZE), True
-    gap = _newest(_in_room(room_id).filter(id__gt=after), room_slug, GAP_FILL_LIMIT + 1)
+    gap = _newest(_shown(room_id).filter(id__gt=after), room_slug, GAP_FILL_LIMIT + 1)
     return gap[-GAP_FILL_LIMIT:], len(gap) <= GAP_FILL_LIMIT

@@ -6,6 +6,10 @@ from django.urls import reverse
 class Room(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
+    # The number of the room's latest change (a message posted, edited or
+    # deleted): each change takes the next one, so that a page coming back can
+    # ask for every change after the last it saw.
+    last_seq = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -29,12 +33,23 @@ class Message(models.Model):
     # author in the database itself: it holds across workers and restarts.
     # Empty when the sender gave none.
     client_message_id = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # The room's change number (Room.last_seq) of this message's latest change.
+    seq = models.BigIntegerField(default=0, editable=False)
+    edited = models.DateTimeField(null=True, blank=True, editable=False)
+    # A deleted message keeps its row (its number and place) but not its text.
+    deleted = models.DateTimeField(null=True, blank=True, editable=False)
+    # The usernames its text names with @, as they were when it was written.
+    mentions = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
-        # "The last N messages of a room" and "the messages of a room after id X"
-        # are both a range scan of this index.
-        indexes = [models.Index(fields=["room", "-id"], name="chat_message_room_recent")]
+        indexes = [
+            # "The last N messages of a room" and "the messages of a room after
+            # id X" are both a range scan of this index.
+            models.Index(fields=["room", "-id"], name="chat_message_room_recent"),
+            # "Every change of a room after number N" (a page coming back).
+            models.Index(fields=["room", "seq"], name="chat_message_room_changes"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["author", "client_message_id"],
@@ -44,6 +59,8 @@ class Message(models.Model):
         ]
 
     def __str__(self):
+        if self.deleted:
+            return f"{self.author} in {self.room}: (deleted)"
         return f"{self.author} in {self.room}: {self.text[:40]}"
 
 
@@ -68,3 +85,28 @@ class ReadMark(models.Model):
 
     def __str__(self):
         return f"{self.user} read {self.room} up to {self.last_read_id}"
+
+
+class Mute(models.Model):
+    """A user kept from writing in a room until a time, by a member of staff."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="mutes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_mutes"
+    )
+    until = models.DateTimeField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="chat_mutes_given",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-until"]
+        indexes = [models.Index(fields=["room", "user", "-until"], name="chat_mute_active")]
+
+    def __str__(self):
+        return f"{self.user} muted in {self.room} until {self.until:%Y-%m-%d %H:%M}"

@@ -15,7 +15,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from chat import messages, reading
+from chat import messages, moderation, reading
 from chat.backends.base import LockReentered, RoomBusy
 
 logger = logging.getLogger(__name__)
@@ -29,15 +29,16 @@ class Rooms:
         self.registry = registry  # chat.sessions.ConnectionRegistry
         self.lobby = lobby  # chat.lobby.Lobby: the room list's counts
 
-    def join(self, sid, member, after=None):
+    def join(self, sid, member, after=None, since=None):
         """Admit connection ``sid`` of ``member`` into its room: its history
-        first (newer than ``after`` when it reconnects), then the notices."""
+        first (what changed after ``since`` or ``after`` when it reconnects),
+        then the notices."""
         with self.locks.hold(member.room_slug):
             # Straight to this process's socket, then into the room: no message
             # can arrive before the history, none falls in between. One still on
             # its way through Redis may arrive after the history that contains
             # it: pages skip ids they show.
-            self.send_history(sid, member, after)
+            self.send_history(sid, member, after, since)
             self.server.enter_room(sid, member.room_slug)
             self.registry.add(sid, member)
             try:
@@ -51,18 +52,23 @@ class Rooms:
                     self.presence.leave(sid)
                 raise
 
-    def send_history(self, sid, member, after):
-        """``history`` to a joiner: what it missed when it reconnects (``after``),
-        else what a returning reader has not read, or the last 3 messages. Its
-        second argument says where unread messages start (``last_read``)."""
-        last_read = None
-        if after is None:
-            backlog, last_read = reading.entry_history(member)
-        else:
+    def send_history(self, sid, member, after, since):
+        """``history`` to a joiner. Coming back: every change after ``since`` (a
+        change number: messages posted, edited, deleted) or the messages after
+        ``after``. Entering: what a returning reader has not read, or the last 3
+        messages. Its second argument says where unread messages start
+        (``last_read``)."""
+        last_read, complete = None, True
+        if since is not None:
+            backlog, complete = messages.changes_since(member.room_id, member.room_slug, since)
+        elif after is not None:
             backlog, complete = messages.history(member.room_id, member.room_slug, after)
-            if not complete:
-                notice = {"reason": "More messages came than can be filled in: showing the newest."}
-                self.server.emit("history_reset", notice, to=sid, ignore_queue=True)
+        else:
+            backlog, last_read = reading.entry_history(member)
+        if not complete:
+            notice = {"reason": "More changed than can be filled in: showing the newest."}
+            self.server.emit("history_reset", notice, to=sid, ignore_queue=True)
+            backlog, _ = messages.history(member.room_id, member.room_slug, after=0)
         meta = {"last_read": last_read}
         self.server.emit("history", (backlog, meta), to=sid, ignore_queue=True)
 
@@ -94,7 +100,9 @@ class Rooms:
 
         Returns ``(wire form, stored)``; a line whose ``client_message_id`` was
         seen before is neither stored nor sent again (``stored`` False). Stored
-        first: whatever reached anyone is in the database."""
+        first: whatever reached anyone is in the database. Refused while the
+        author is muted in the room."""
+        moderation.refuse_if_muted(member)
         with self.locks.hold(member.room_slug):
             message, stored = messages.store_message(member, text, client_message_id)
             if stored:
@@ -102,6 +110,46 @@ class Rooms:
         if stored:
             self.lobby.activity(message)
         return message, stored
+
+    def edit(self, member, message_id, text):
+        """``member`` gives its message ``message_id`` a new text; the room
+        gets the whole message (``message_updated``); its wire form."""
+        with self.locks.hold(member.room_slug):
+            message = messages.find(member.room_id, message_id)
+            moderation.may_edit(member, message)
+            messages.edit_message(message, text)
+            updated = messages.as_event(message, member.room_slug, message.author.get_username())
+            self.server.emit("message_updated", updated, to=member.room_slug)
+        return updated
+
+    def delete(self, member, message_id):
+        """``member`` deletes message ``message_id`` (its own, or any when staff);
+        the room gets ``message_deleted`` ``{"id", "seq"}``."""
+        with self.locks.hold(member.room_slug):
+            message = messages.find(member.room_id, message_id)
+            moderation.may_delete(member, message)
+            messages.delete_message(message)
+            gone = {"id": message.id, "seq": message.seq}
+            self.server.emit("message_deleted", gone, to=member.room_slug)
+        return gone
+
+    def typing(self, member, typing):
+        """Tell the room (but the typist's own connections here) who is typing."""
+        own = list(self.registry.sids_of_user(member.user_id))
+        news = {"user": member.username, "typing": typing}
+        self.server.emit("typing", news, to=member.room_slug, skip_sid=own)
+
+    def mute(self, member, name, minutes):
+        """Staff ``member`` mutes ``name`` here; the room gets a ``muted`` notice."""
+        mute = moderation.mute(member, name, minutes)
+        notice = {"user": name, "until": messages.iso(mute.until), "by": member.username}
+        self.server.emit("muted", notice, to=member.room_slug)
+        return notice
+
+    def unmute(self, member, name):
+        """Staff ``member`` ends ``name``'s mute here; the room gets ``unmuted``."""
+        moderation.unmute(member, name)
+        self.server.emit("unmuted", {"user": name, "by": member.username}, to=member.room_slug)
 
     def announce(self, room, changes, joiner=None, skip_sid=None, whole_list=False):
         """The one place that tells a room about presence changes.

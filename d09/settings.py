@@ -232,6 +232,9 @@ ADDRESS_RATE_BURST = env_int("ADDRESS_RATE_BURST", 30)
 ADDRESS_RATE_PER_MINUTE = env_int("ADDRESS_RATE_PER_MINUTE", 120)
 # Engine.IO sessions of one address open at once before they log in to a room.
 PENDING_SESSIONS_PER_ADDRESS = env_int("PENDING_SESSIONS_PER_ADDRESS", 500)
+TYPING_RATE_BURST = env_int("TYPING_RATE_BURST", 5)
+# Minutes during which the author may edit a message.
+MESSAGE_EDIT_MINUTES = env_int("MESSAGE_EDIT_MINUTES", 15)
 # Every frame a connection sends (valid or not, known event or not) spends one
 # of its tokens; a connection that runs out is closed.
 FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 200)

@@ -98,13 +98,15 @@ def test_admit_unknown_room_is_refused(alice_user):
 
 
 def test_admit_returns_the_member(alice_user):
-    member, after = admit(environ(session_cookie_of(alice_user)), {"room": "cats", "after": 7})
-    assert (member.username, member.room_slug, member.room_name, after) == (
+    auth = {"room": "cats", "after": 7, "since": 9}
+    member, request = admit(environ(session_cookie_of(alice_user)), auth)
+    assert (member.username, member.room_slug, member.room_name, member.is_staff) == (
         "alice",
         "cats",
         "Cats",
-        7,
+        False,
     )
+    assert (request.after, request.since) == (7, 9)
 
 
 def test_own_origin_is_allowed():

@@ -79,7 +79,12 @@ def test_store_message_returns_the_wire_form(rooms, alice_user):
         "text": "hello",
         "created": stored.created.isoformat().replace("+00:00", "Z"),
         "client_message_id": None,
+        "seq": stored.seq,
+        "edited": None,
+        "deleted": False,
+        "mentions": [],
     }
+    assert stored.seq == stored.room.last_seq  # it took the room's next change number
     assert event["created"].endswith("Z")
 
 
@@ -170,3 +175,42 @@ def test_history_is_one_query(rooms, alice_user, django_assert_num_queries):
         post(alice_user, rooms["general"], f"m{i}")
     with django_assert_num_queries(1):
         messages.history(rooms["general"].pk, "general")
+
+
+def test_every_change_takes_the_room_s_next_number(rooms, alice_user):
+    member = member_of(alice_user, rooms["general"])
+    first = messages.store_message(member, "one")[0]
+    second = messages.store_message(member, "two")[0]
+    elsewhere = messages.store_message(member_of(alice_user, rooms["cats"]), "cats")[0]
+    assert second["seq"] == first["seq"] + 1
+    edited = messages.edit_message(Message.objects.get(pk=first["id"]), "one, again")
+    deleted = messages.delete_message(Message.objects.get(pk=second["id"]))
+    assert (edited.seq, deleted.seq) == (second["seq"] + 1, second["seq"] + 2)
+    assert elsewhere["seq"] == 1  # rooms count their changes apart
+    changes, complete = messages.changes_since(rooms["general"].pk, "general", first["seq"])
+    assert complete
+    assert [(m["id"], m["text"], m["deleted"]) for m in changes] == [
+        (first["id"], "one, again", False),  # in the order of the changes
+        (second["id"], "", True),
+    ]
+    assert changes[0]["edited"] is not None
+
+
+def test_deleted_messages_never_show_their_text_and_leave_the_last_three(rooms, alice_user):
+    member = member_of(alice_user, rooms["general"])
+    ids = [messages.store_message(member, f"m{i}")[0]["id"] for i in range(5)]
+    messages.delete_message(Message.objects.get(pk=ids[-1]))
+    history, _ = messages.history(rooms["general"].pk, "general")
+    assert [m["id"] for m in history] == ids[1:4]
+    gone = Message.objects.get(pk=ids[-1])
+    assert gone.text == "" and messages.as_event(gone, "general", "alice")["text"] == ""
+
+
+def test_mentions_name_users_who_exist(rooms, alice_user, db):
+    get_user_model().objects.create_user("bob", password="x")
+    get_user_model().objects.create_user("carol.b", password="x")
+    member = member_of(alice_user, rooms["general"])
+    text = "hi @bob and @carol.b, not @nobody nor mail@bob.example or @bob."
+    stored = messages.store_message(member, text)[0]
+    assert stored["mentions"] == ["bob", "carol.b"]
+    assert messages.store_message(member, "no one")[0]["mentions"] == []

@@ -67,3 +67,19 @@ def test_rooms_and_messages_are_in_the_admin(admin_client):
     page = admin_client.get("/admin/chat/message/").content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)</script>" not in page
+
+
+def test_the_admin_shows_deleted_messages_as_such_and_lists_mutes(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat.models import Mute
+
+    author = get_user_model().objects.create_user("eve")
+    room = Room.objects.first()
+    Message.objects.create(room=room, author=author, text="", deleted=timezone.now())
+    page = admin_client.get("/admin/chat/message/?deleted__isempty=0").content.decode()
+    assert "(deleted)" in page
+    Mute.objects.create(room=room, user=author, until=timezone.now() + timedelta(minutes=5))
+    assert "eve" in admin_client.get("/admin/chat/mute/").content.decode()
