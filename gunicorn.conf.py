@@ -37,6 +37,15 @@ def on_starting(server):
         sys.exit(1)
 
 
+def post_worker_init(worker):
+    """Fit the pool under the descriptor limit and cap chat sessions below it, so
+    that a reconnect storm is admitted at the worker's pace and pages are still
+    served (d09/runtime/capacity.py)."""
+    from d09.runtime.capacity import fit_worker
+
+    fit_worker(worker)
+
+
 def worker_exit(server, worker):
     """A stopping worker retires from the shared presence, so that the other
     processes remove its users at their next reap instead of after PRESENCE_TTL."""

@@ -4,3 +4,32 @@ from django.apps import AppConfig
 class ChatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "chat"
+
+    def ready(self):
+        # What chat.connection remembers to admit connections cheaply is
+        # forgotten as soon as it changes in this process.
+        from django.contrib.auth import get_user_model, user_logged_out
+        from django.db.models.signals import post_delete, post_save
+
+        from chat import connection
+        from chat.models import Room
+
+        def on_logout(sender, request, user, **kwargs):
+            key = getattr(request.session, "session_key", None)
+            if key:
+                connection.forget_session(key)
+
+        def on_user_change(sender, instance, update_fields=None, **kwargs):
+            if update_fields is not None and set(update_fields) <= {"last_login"}:
+                return  # every login saves last_login: nothing changed for sessions
+            connection.forget_user(instance.pk)
+
+        def on_room_change(sender, **kwargs):
+            connection.forget_rooms()
+
+        User = get_user_model()
+        user_logged_out.connect(on_logout, weak=False, dispatch_uid="chat-admission-logout")
+        post_save.connect(on_user_change, sender=User, weak=False, dispatch_uid="chat-admission-u")
+        post_delete.connect(on_user_change, sender=User, weak=False, dispatch_uid="chat-adm-ud")
+        post_save.connect(on_room_change, sender=Room, weak=False, dispatch_uid="chat-adm-room")
+        post_delete.connect(on_room_change, sender=Room, weak=False, dispatch_uid="chat-adm-rd")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.core.cache import caches
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
@@ -74,10 +75,17 @@ def parse_auth(auth):
 
 
 def find_room(slug):
-    room = Room.objects.filter(slug=slug).first()
+    """The room ``(pk, slug, name)`` of ``slug``, or Refused."""
+    cache = _admission()
+    key = f"room:{cache.get('rooms', 0)}:{slug}"
+    room = cache.get(key)
     if room is None:
-        raise Refused(f"There is no chat room {slug!r}.")
-    return room
+        found = Room.objects.filter(slug=slug).values_list("pk", "slug", "name").first()
+        if found is None:
+            raise Refused(f"There is no chat room {slug!r}.")
+        room = found
+        cache.set(key, room, 60)
+    return SimpleNamespace(pk=room[0], slug=room[1], name=room[2])
 
 
 def session_key_from_environ(environ):
@@ -87,22 +95,73 @@ def session_key_from_environ(environ):
     return parse_cookie(environ.get("HTTP_COOKIE", "")).get(settings.SESSION_COOKIE_NAME)
 
 
+@dataclass(frozen=True, slots=True)
+class KnownUser:
+    """What a connection needs of its user."""
+
+    pk: int
+    username: str
+    is_staff: bool
+
+
 def user_and_session_from_environ(environ):
-    """The logged-in user of the session cookie and the session key, by Django's rules.
+    """The logged-in user of the session cookie and the session key, by Django's
+    rules; Refused for anonymous connections."""
+    key = session_key_from_environ(environ)
+    user = known_user(key) if key else None
+    if user is None:
+        raise Refused("You are not logged in.")
+    return user, key
+
+
+# A join used to cost a query for the session, one for its user and one for the
+# room before its history: a reconnect storm paid them all again. What they say
+# is remembered in this process (the "admission" cache, see settings.CACHES),
+# and forgotten when it changes here (chat.apps connects the signals); a change
+# made by another process shows within SESSION_RECHECK_SECONDS, as it already
+# did for open connections (chat.background.recheck_forever).
+def _admission():
+    return caches["admission"]
+
+
+def known_user(session_key):
+    """The user logged in by ``session_key`` by Django's rules, or None.
 
     ``django.contrib.auth.get_user`` checks the session's auth hash (a password
     change logs other sessions out) and the backend's ``get_user`` refuses
-    inactive users. Refuses anonymous connections.
+    inactive users.
     """
-    key = session_key_from_environ(environ)
-    if not key:
-        raise Refused("You are not logged in.")
+    cache = _admission()
+    remembered = cache.get(f"session:{session_key}")
+    if remembered is not None:
+        user, generation = remembered
+        if cache.get(f"user:{user.pk}", 0) == generation:
+            return user
     engine = import_module(settings.SESSION_ENGINE)
-    request = SimpleNamespace(session=engine.SessionStore(key))
-    user = get_user(request)
-    if not user.is_authenticated:
-        raise Refused("You are not logged in.")
-    return user, key
+    found = get_user(SimpleNamespace(session=engine.SessionStore(session_key)))
+    if not found.is_authenticated:
+        return None
+    user = KnownUser(pk=found.pk, username=found.get_username(), is_staff=found.is_staff)
+    generation = cache.get(f"user:{user.pk}", 0)
+    cache.set(f"session:{session_key}", (user, generation), settings.SESSION_RECHECK_SECONDS)
+    return user
+
+
+def forget_session(session_key):
+    """The session ended here (a logout): admit nothing with it any more."""
+    _admission().delete(f"session:{session_key}")
+
+
+def forget_user(user_id):
+    """The user changed (password, active flag) or is gone: check their sessions again."""
+    cache = _admission()
+    cache.set(f"user:{user_id}", cache.get(f"user:{user_id}", 0) + 1, None)
+
+
+def forget_rooms():
+    """A room was added, renamed or removed."""
+    cache = _admission()
+    cache.set("rooms", cache.get("rooms", 0) + 1, None)
 
 
 def _request_origin(environ):
@@ -137,7 +196,7 @@ def origin_allowed(origin, environ):
 def admit_visitor(environ):
     """Check a connection to the room list: a logged-in user, or Refused."""
     user, session_key = user_and_session_from_environ(environ)
-    return Visitor(user_id=user.pk, username=user.get_username(), session_key=session_key)
+    return Visitor(user_id=user.pk, username=user.username, session_key=session_key)
 
 
 def admit(environ, auth):
@@ -147,7 +206,7 @@ def admit(environ, auth):
     room = find_room(request.room_slug)
     member = Member(
         user_id=user.pk,
-        username=user.get_username(),
+        username=user.username,
         room_id=room.pk,
         room_slug=room.slug,
         room_name=room.name,

@@ -198,6 +198,17 @@ if HTTPS:
         # make for every deployer: opt in with SECURE_HSTS_PRELOAD=1.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Per process: what a chat connection needs of its session, user and room,
+    # so that a join costs its history query alone (chat/connection.py).
+    "admission": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "chat-admission",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
+}
+
 # The chat's real-time side (README, "Environment variables"). Every value the
 # server reads from the environment is read here, once, into a named setting.
 

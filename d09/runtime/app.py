@@ -86,6 +86,7 @@ def create_app(async_mode):
 
     from chat import background
     from chat.backends import load_backend
+    from d09.runtime.capacity import at_capacity
     from d09.runtime.event_db import event_connections
     from d09.runtime.gc_tuning import tune_gc
     from d09.runtime.websocket_middleware import websocket_middleware
@@ -104,7 +105,11 @@ def create_app(async_mode):
     event_connections.keep_one_open()
     # No permessage-deflate unless WS_COMPRESSION=1, no class defined per request
     # for gunicorn's socket, no C stack frame kept per connection (see the module).
-    app = websocket_middleware(socketio.WSGIApp(server, django_app), async_mode=async_mode)
+    app = websocket_middleware(
+        socketio.WSGIApp(server, django_app),
+        async_mode=async_mode,
+        full=lambda: at_capacity(len(server.eio.sockets)),
+    )
     # Log records without thread names: under eventlet, naming the current
     # thread creates and keeps a green Thread object for every connection that
     # logs (its green thread lives as long as the WebSocket).

@@ -39,6 +39,9 @@
    a cross-site ``<script>`` tag loads with the visitor's cookies and no Origin
    header: a door the origin check does not cover. It is refused with 400 in
    every configuration (the page and standard clients never use it).
+
+6. A new Engine.IO session over the worker's cap (d09/runtime/capacity.py) gets
+   ``503`` with ``Retry-After`` before it holds anything but its socket.
 """
 
 import logging
@@ -89,6 +92,14 @@ class WebSocketErrors:
 
 WEBSOCKET_ERRORS = WebSocketErrors()  # stateless: one for every connection
 JSONP_REFUSED = b'{"error": "JSONP is not supported: use the WebSocket transport."}'
+BUSY = b'{"error": "The chat is full right now: try again in a moment."}'
+
+
+def opens_a_session(environ):
+    """An Engine.IO request that would open a new session (no ``sid`` yet)."""
+    return environ.get("PATH_INFO", "").startswith("/socket.io") and "sid=" not in environ.get(
+        "QUERY_STRING", ""
+    )
 
 
 def is_jsonp(environ):
@@ -110,8 +121,9 @@ def direct_call(app):
     return method if isinstance(method, types.MethodType) else app
 
 
-def websocket_middleware(app, async_mode="eventlet", allow_compression=None):
-    """``app`` behind the rules of this module's docstring."""
+def websocket_middleware(app, async_mode="eventlet", allow_compression=None, full=None):
+    """``app`` behind the rules of this module's docstring; ``full()`` says
+    whether the worker takes no new session (rule 6)."""
     if allow_compression is None:
         allow_compression = settings.WS_COMPRESSION
     hand_over_socket = async_mode == "eventlet"
@@ -121,6 +133,10 @@ def websocket_middleware(app, async_mode="eventlet", allow_compression=None):
         if is_jsonp(environ):
             start_response("400 Bad Request", [("Content-Type", "application/json")])
             return [JSONP_REFUSED]
+        if full is not None and opens_a_session(environ) and full():
+            headers = [("Content-Type", "application/json"), ("Retry-After", "2")]
+            start_response("503 Service Unavailable", headers)
+            return [BUSY]
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             environ["wsgi.errors"] = WEBSOCKET_ERRORS
         if not allow_compression:

@@ -2,6 +2,7 @@
 right people, a flooder cut off, no JSONP, and the smaller cases."""
 
 import json
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -232,3 +233,56 @@ def test_closed_websockets_leave_one_clean_log_line_each(servers):
     assert "socket shutdown error" not in log
     # Every line is a record of its own: no write glued to the next one.
     assert all(line.count(" INFO ") + line.count(" WARNING ") <= 1 for line in log.splitlines())
+
+
+def test_a_storm_is_admitted_at_the_worker_s_pace_and_pages_still_load(servers):
+    """Issue 16: more clients than the worker takes; the rest get 503 and retry."""
+    live = servers.start(WORKER_CONNECTIONS="40")  # a pool of 40: at most 32 chat sessions
+    cookies = list(live.create_sessions([f"storm{i}" for i in range(60)]).values())
+    pages, stop = [], threading.Event()
+
+    def load_pages():
+        while not stop.is_set():
+            pages.append(requests.get(live.url + "/account", timeout=5).status_code)
+
+    watcher = threading.Thread(target=load_pages)
+    watcher.start()
+    admitted, refused = [], []
+
+    def storm(cookie):
+        try:
+            raw = RawSocket(live.url, cookie=cookie)
+        except websocket.WebSocketBadStatusException as error:
+            refused.append(error.status_code)
+            return
+        raw.connect_namespace({"room": "general"})
+        admitted.append(raw)
+
+    try:
+        with ThreadPoolExecutor(max_workers=60) as pool:
+            list(pool.map(storm, cookies))
+        assert len(admitted) == 32
+        assert set(refused) == {503} and len(refused) == 28
+        for raw in admitted[:10]:
+            raw.close()
+        # Room again as they leave: the next clients get in.
+        again = wait_until(
+            lambda: [r for r in [_try_join(live, c) for c in cookies[:5]] if r], timeout=20
+        )
+        for raw in again:
+            raw.close()
+    finally:
+        stop.set()
+        watcher.join()
+        for raw in admitted[10:]:
+            raw.close()
+    assert pages and set(pages) == {200}
+
+
+def _try_join(live, cookie):
+    try:
+        raw = RawSocket(live.url, cookie=cookie)
+    except websocket.WebSocketBadStatusException:
+        return None
+    raw.connect_namespace({"room": "general"})
+    return raw

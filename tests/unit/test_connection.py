@@ -67,7 +67,32 @@ def test_parse_auth_refuses_malformed_payloads(auth):
 
 def test_session_cookie_resolves_the_user(alice_user):
     cookie = session_cookie_of(alice_user)
-    assert user_and_session_from_environ(environ(cookie)) == (alice_user, cookie.split("=", 1)[1])
+    user, key = user_and_session_from_environ(environ(cookie))
+    assert (user.pk, user.username, user.is_staff) == (alice_user.pk, "alice", False)
+    assert key == cookie.split("=", 1)[1]
+
+
+def test_admission_is_remembered_and_forgotten_when_the_user_changes(
+    alice_user, django_assert_num_queries
+):
+    cookie = session_cookie_of(alice_user)
+    admit(environ(cookie), {"room": "cats"})
+    with django_assert_num_queries(0):  # the session's next connections: no query
+        user_and_session_from_environ(environ(cookie))
+        admit(environ(cookie), {"room": "cats"})
+    alice_user.set_password("a new password for alice")
+    alice_user.save()
+    with pytest.raises(Refused, match="not logged in"):  # the old session is over
+        user_and_session_from_environ(environ(cookie))
+
+
+def test_a_logout_here_is_forgotten_at_once(alice_user, client):
+    client.force_login(alice_user)
+    cookie = f"sessionid={client.session.session_key}"
+    user_and_session_from_environ(environ(cookie))
+    client.logout()
+    with pytest.raises(Refused, match="not logged in"):
+        user_and_session_from_environ(environ(cookie))
 
 
 @pytest.mark.parametrize("cookie", ["", "sessionid=", "sessionid=forged", "other=1", '"bad'])
