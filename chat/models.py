@@ -9,7 +9,7 @@ class Room(models.Model):
     # The number of the room's latest change (a message posted, edited or
     # deleted): each change takes the next one, so that a page coming back can
     # ask for every change after the last it saw.
-    last_seq = models.BigIntegerField(default=0, editable=False)
+    last_seq = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
