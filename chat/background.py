@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model, user_logged_out
 from django.db.models.signals import post_delete, post_save
 
 from chat import messages
+from chat.connection import forget_session
 from chat.models import Room
 from chat.sessions import ACCOUNT_GONE, ended_sessions
 from d09.runtime.event_db import with_event_db_connection
@@ -60,6 +61,14 @@ def resync_after_reconnect(server, manager):
             manager.last_delivered[slug] = max(manager.last_delivered[slug], message["id"])
 
 
+def end_sessions(server, registry, ended):
+    """End every connection of the sessions ``{session key: reason}`` that are over,
+    and admit nothing more with them."""
+    for key, reason in ended.items():
+        forget_session(key)
+        end_connections(server, registry, registry.sids_of_session(key), reason)
+
+
 def end_connections(server, registry, sids, reason):
     """Tell each connection why, then end its Socket.IO session.
 
@@ -102,9 +111,7 @@ def watch_sessions(server, registry):
     def recheck_user(sender, instance, update_fields=None, **kwargs):
         if update_fields is not None and set(update_fields) <= {"last_login"}:
             return  # every login saves last_login: nothing to recheck
-        ended = ended_sessions(registry.sessions_of_user(instance.pk))
-        for key, reason in ended.items():
-            end_connections(server, registry, registry.sids_of_session(key), reason)
+        end_sessions(server, registry, ended_sessions(registry.sessions_of_user(instance.pk)))
 
     def on_user_deleted(sender, instance, **kwargs):
         end_connections(server, registry, registry.sids_of_user(instance.pk), ACCOUNT_GONE)
@@ -120,8 +127,7 @@ def recheck_sessions(server, registry):
     sessions = registry.sessions()
     if not sessions:
         return
-    for key, reason in ended_sessions(sessions).items():
-        end_connections(server, registry, registry.sids_of_session(key), reason)
+    end_sessions(server, registry, ended_sessions(sessions))
 
 
 def recheck_forever(server, registry, interval):

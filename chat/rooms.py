@@ -12,7 +12,9 @@ user list after each change.
 
 import contextlib
 import logging
+import time
 
+from django.conf import settings
 from redis.exceptions import RedisError
 
 from chat import messages, moderation, reading
@@ -28,6 +30,8 @@ class Rooms:
         self.locks = backend.locks
         self.registry = registry  # chat.sessions.ConnectionRegistry
         self.lobby = lobby  # chat.lobby.Lobby: the room list's counts
+        self._pending = {}  # room -> presence notices gathered for its next batch
+        self._last_told = {}  # room -> when it last heard presence notices
 
     def join(self, sid, member, after=None, since=None):
         """Admit connection ``sid`` of ``member`` into its room: its history
@@ -163,18 +167,67 @@ class Rooms:
         (``whole_list``: a reap, a heartbeat after a Redis restart). A joiner
         whose user was already there (a second tab) is the only one told.
         """
+        told = []
         for change in changes:
             notice = {"user": change.user, "version": change.version}
             if change.changed:
-                self.server.emit(change.event, notice, to=room, skip_sid=skip_sid)
+                told.append((change.event, notice))
             elif joiner is not None:
                 self.server.emit(change.event, notice, to=joiner, ignore_queue=True)
-        if any(change.changed for change in changes):
+        if told:
+            self.tell_room(room, told, skip_sid)
             self.lobby.online(room)
         if joiner is not None:
             self.server.emit("users", self.user_list(room), to=joiner, ignore_queue=True)
         elif whole_list:
             self.server.emit("users", self.user_list(room), to=room)
+
+    def tell_room(self, room, notices, skip_sid=None):
+        """Send ``room`` its presence notices ``[(event, notice)]``.
+
+        A room that heard none within PRESENCE_BATCH_MS hears them at once, one
+        event each. In a busy room (a reconnect storm, a crowd arriving) they
+        are gathered and sent once the window has passed, as one ``presence``
+        event ``{"changes": [{"event", "user", "version"}, ...]}``: a notice
+        costs one delivery per member, so filling a room of N one by one cost
+        N²/2 deliveries; gathered, it costs N per window.
+        """
+        window = settings.PRESENCE_BATCH_MS / 1000
+        now = time.monotonic()
+        pending = self._pending.get(room)
+        quiet = now - self._last_told.get(room, -window) >= window
+        if pending is None and quiet:
+            self._emit_notices(room, notices, skip_sid)
+            self._last_told[room] = now
+            return
+        if pending is None:
+            pending = self._pending[room] = []
+            delay = window - (now - self._last_told[room])
+            self.server.start_background_task(self._tell_later, room, delay)
+        pending.extend(notices)
+
+    def _tell_later(self, room, delay):
+        self.server.sleep(delay)
+        try:
+            with self.locks.hold(room):  # in order with the room's other broadcasts
+                self._flush(room)
+        except (RoomBusy, LockReentered, RedisError) as error:
+            logger.warning("presence of %s told without the room lock: %r", room, error)
+            self._flush(room)  # never dropped
+
+    def _flush(self, room):
+        notices = self._pending.pop(room, [])
+        if notices:
+            self._emit_notices(room, notices)
+        self._last_told[room] = time.monotonic()
+
+    def _emit_notices(self, room, notices, skip_sid=None):
+        if len(notices) == 1:
+            event, notice = notices[0]
+            self.server.emit(event, notice, to=room, skip_sid=skip_sid)
+            return
+        changes = [{"event": event, **notice} for event, notice in notices]
+        self.server.emit("presence", {"changes": changes}, to=room)
 
     def user_list(self, room):
         """The ``users`` event's arguments: the sorted names and ``{"version": v}``."""

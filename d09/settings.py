@@ -251,6 +251,9 @@ MESSAGE_EDIT_MINUTES = env_int("MESSAGE_EDIT_MINUTES", 15)
 FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 200)
 FRAME_RATE_PER_SECOND = env_int("FRAME_RATE_PER_SECOND", 50)
 
+# Presence notices of a busy room are gathered for this long (ms) and sent as
+# one event; a quiet room hears each at once. 0: every notice at once.
+PRESENCE_BATCH_MS = env_int("PRESENCE_BATCH_MS", 200)
 # Seconds a change of a room waits for the room's lock before it is refused.
 ROOM_LOCK_WAIT = env_int("ROOM_LOCK_WAIT", 5)
 # How often each worker re-checks the Django sessions of its chat connections.

@@ -7,7 +7,7 @@ import websocket
 
 from chat.messages import MAX_MESSAGE_LENGTH
 from tests.support.raw import RawSocket
-from tests.support.server import wait_until
+from tests.support.server import DEMO_PASSWORD, login, wait_until
 from tests.support.sio import refusal_of
 
 pytestmark = pytest.mark.server
@@ -191,7 +191,8 @@ def test_presence_goes_out_as_versioned_changes_and_the_list_only_to_the_joiner(
     carol = clients.open(carol_session, fresh_room)
     bob.close()
     watcher.wait_for("left", lambda d: d["user"] == "bob")
-    changes = [(e, a[0]) for e, a in watcher.frames if e in ("joined", "left")]
+    changes = [(e, c) for e, c in watcher.presence_changes() if e in ("joined", "left")]
+    changes = [(e, {"user": c["user"], "version": c["version"]}) for e, c in changes]
     assert changes[1:] == [
         ("joined", {"user": "bob", "version": start + 1}),
         ("joined", {"user": "carol", "version": start + 2}),
@@ -209,3 +210,22 @@ def test_the_users_request_refuses_anything_but_an_empty_object(server, alice_se
     client = clients.open(alice_session, "random")
     assert client.call({"extra": 1}, event="users")["ok"] is False
     assert client.call([], event="users")["ok"] is False
+
+
+def test_a_busy_room_gets_its_presence_notices_gathered(servers, clients):
+    live = servers.start(PRESENCE_BATCH_MS="1000")
+    room = live.create_room("Busy", "busy")
+    watcher = clients.open(login(live.url, "alice", DEMO_PASSWORD), room, server=live)
+    watcher.wait_users(["alice"])
+    cookies = live.create_sessions([f"crowd{i}" for i in range(5)])
+    crowd = [RawSocket(live.url, cookie=cookie) for cookie in cookies.values()]
+    for raw in crowd:
+        raw.connect_namespace({"room": room})
+    watcher.wait_users(sorted(["alice", *cookies]))
+    batches = [args[0]["changes"] for event, args in watcher.frames if event == "presence"]
+    assert batches, "five joins within a second: some notices came gathered"
+    assert all(len(changes) > 1 for changes in batches)
+    assert sorted(watcher.who("joined")) == sorted(["alice", *cookies])
+    for raw in crowd:
+        raw.close()
+    watcher.wait_users(["alice"])

@@ -59,13 +59,18 @@ class ChatClient:
         with self._lock:
             self.events.append((event, args[0] if args else None))
             self.frames.append((event, args))
+            if event == "presence":  # a batch of notices: each counts as its own event
+                for change in args[0]["changes"]:
+                    notice = {key: value for key, value in change.items() if key != "event"}
+                    self.events.append((change["event"], notice))
 
     def of(self, name):
         with self._lock:
             return [data for event, data in self.events if event == name]
 
     def who(self, name):
-        """The users named by the ``joined`` or ``left`` notices received."""
+        """The users named by the ``joined`` or ``left`` notices received
+        (alone or gathered in a ``presence`` event)."""
         return [data["user"] for data in self.of(name)]
 
     def message_ids(self):
@@ -93,16 +98,29 @@ class ChatClient:
         with self._lock:
             frames = list(self.frames)
         names, version = None, 0
-        for event, args in frames:
+        for event, change in self.presence_changes(frames):
             if event == "users":
-                names, version = set(args[0]), args[1]["version"]
-            elif event in ("joined", "left") and names is not None:
-                change = args[0]
-                if change.get("version", 0) <= version:
-                    continue  # already in the list it has
+                names, version = set(change["users"]), change["version"]
+            elif names is not None and change.get("version", 0) > version:
                 version = change["version"]
                 (names.add if event == "joined" else names.discard)(change["user"])
         return None if names is None else sorted(names)
+
+    def presence_changes(self, frames=None):
+        """``(event, data)`` of every presence event in order, a ``presence``
+        batch unfolded into its ``joined``/``left`` and a ``users`` list as
+        ``{"users": [...], "version": v}``."""
+        if frames is None:
+            with self._lock:
+                frames = list(self.frames)
+        for event, args in frames:
+            if event == "users":
+                yield "users", {"users": args[0], "version": args[1]["version"]}
+            elif event in ("joined", "left"):
+                yield event, args[0]
+            elif event == "presence":
+                for change in args[0]["changes"]:
+                    yield change["event"], change
 
     def wait_users(self, expected, timeout=10):
         self.wait(lambda client: client.users() == expected, f"users {expected}", timeout)

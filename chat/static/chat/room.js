@@ -161,16 +161,31 @@
     });
   }
 
+  /* A user joined or left: the notice, and the list follows by version. */
+  function presenceChange(kind, data) {
+    showNotice(data.user + (kind === "joined" ? " has joined the chat" : " has left the chat"));
+    return people.change(kind, data.user, data.version);
+  }
+
   socket.on("joined", function (data) {
-    showNotice(data.user + " has joined the chat");
-    if (!people.change("joined", data.user, data.version)) {
+    if (!presenceChange("joined", data)) {
       askForUsers();
     }
   });
 
   socket.on("left", function (data) {
-    showNotice(data.user + " has left the chat");
-    if (!people.change("left", data.user, data.version)) {
+    if (!presenceChange("left", data)) {
+      askForUsers();
+    }
+  });
+
+  // A busy room's notices, gathered: the same changes, in order.
+  socket.on("presence", function (data) {
+    var complete = true;
+    $.each((data && data.changes) || [], function (_, change) {
+      complete = presenceChange(change.event, change) && complete;
+    });
+    if (!complete) {
       askForUsers();
     }
   });
