@@ -1,0 +1,103 @@
+"""chat.rooms without sockets: what a join, a leave and a post send to whom,
+how many queries a join costs, and presence notices gathered in a busy room."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from chat.backends.memory import create
+from chat.connection import Member
+from chat.lobby import Lobby
+from chat.models import Room
+from chat.rooms import Rooms
+from chat.sessions import ConnectionRegistry
+
+
+class Recorder:
+    """Stands in for python-socketio's server: remembers every emit."""
+
+    def __init__(self):
+        self.sent = []
+        self.rooms = {}
+        self.tasks = []
+
+    def emit(self, event, data=None, to=None, skip_sid=None, ignore_queue=False, namespace=None):
+        self.sent.append((event, data, to, namespace or "/"))
+
+    def enter_room(self, sid, room, namespace=None):
+        self.rooms.setdefault((namespace or "/", room), set()).add(sid)
+
+    def start_background_task(self, function, *args):
+        self.tasks.append((function, args))
+
+    def sleep(self, seconds):
+        pass
+
+    def to(self, target, namespace="/"):
+        return [
+            (event, data) for event, data, to, ns in self.sent if to == target and ns == namespace
+        ]
+
+
+@pytest.fixture
+def setup(db, settings):
+    settings.PRESENCE_BATCH_MS = 200
+    server = Recorder()
+    backend = create(settings)
+    rooms = Rooms(server, backend, ConnectionRegistry(), Lobby(server, backend.presence))
+    room = Room.objects.get(slug="general")
+    users = {name: get_user_model().objects.create_user(name) for name in ("alice", "bob", "carol")}
+
+    def member(name):
+        user = users[name]
+        return Member(user.pk, name, room.pk, room.slug, room.name, session_key=f"key-{name}")
+
+    return server, rooms, member
+
+
+def test_a_joiner_gets_history_then_the_room_hears_one_notice(setup):
+    server, rooms, member = setup
+    rooms.join("a1", member("alice"))
+    assert [event for event, _ in server.to("a1")] == ["history", "users"]
+    history, meta = server.to("a1")[0][1]
+    assert history == [] and meta == {"last_read": None}
+    names, version = server.to("a1")[1][1]
+    assert names == ["alice"]
+    assert server.to("general") == [("joined", {"user": "alice", "version": version["version"]})]
+
+
+def test_a_reconnect_costs_one_query_when_the_session_is_known(setup, django_assert_num_queries):
+    server, rooms, member = setup
+    alice = member("alice")
+    first, _ = rooms.post(alice, "hello")
+    with django_assert_num_queries(1):
+        rooms.join("a1", alice, after=first["id"])
+    with django_assert_num_queries(1):
+        rooms.join("a2", alice, since=first["seq"])
+
+
+def test_a_busy_room_hears_gathered_notices(setup):
+    server, rooms, member = setup
+    rooms.join("a1", member("alice"))  # the room's first notice goes at once
+    rooms.join("b1", member("bob"))  # within the window: gathered for later
+    rooms.join("c1", member("carol"))
+    rooms.leave("b1")
+    assert [event for event, _ in server.to("general")] == ["joined"]
+    [(tell_later, args)] = server.tasks  # one flush for the whole window
+    tell_later(*args)
+    event, batch = server.to("general")[-1]
+    assert event == "presence"
+    changes = [(c["event"], c["user"]) for c in batch["changes"]]
+    assert changes == [("joined", "bob"), ("joined", "carol"), ("left", "bob")]
+    versions = [c["version"] for c in batch["changes"]]
+    assert versions == sorted(versions) and len(set(versions)) == 3
+
+
+def test_a_stored_message_goes_to_the_room_and_the_room_list(setup):
+    server, rooms, member = setup
+    message, stored = rooms.post(member("alice"), "hi")
+    assert stored
+    assert ("message", message) in server.to("general")
+    assert server.to("lobby", namespace="/lobby")[-1] == (
+        "activity",
+        {"room": "general", "id": message["id"], "user": "alice"},
+    )
