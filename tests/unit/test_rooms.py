@@ -66,7 +66,7 @@ def test_a_joiner_gets_history_then_the_room_hears_one_notice(setup):
 
 
 def test_a_reconnect_costs_one_query_when_the_session_is_known(setup, django_assert_num_queries):
-    server, rooms, member = setup
+    _server, rooms, member = setup
     alice = member("alice")
     first, _ = rooms.post(alice, "hello")
     with django_assert_num_queries(1):
