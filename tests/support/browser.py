@@ -160,22 +160,26 @@ def type_message(driver, text):
 
 
 def say(driver, text):
-    """Type a message and press Send; returns once the server acked it (input cleared)."""
+    """Type a message and press Send; returns once the server stored it: the
+    input is cleared (at once) and no line of the reader's is pending any more."""
     type_message(driver, text)
     driver.find_element("id", "send-button").click()
     wait_for(
         driver,
-        lambda d: d.find_element("id", "message-input").get_attribute("value") == "",
-        message="input cleared after the ack",
+        lambda d: (
+            d.find_element("id", "message-input").get_attribute("value") == ""
+            and not d.find_elements("css selector", "#messages .message.pending")
+        ),
+        message="input cleared and the message stored",
     )
 
 
 def lines(driver):
     """What #messages shows, one string per line: 'author: text' or the notice
-    (day separators left out)."""
+    (day separators, the unread divider and the top of the box left out)."""
     return driver.execute_script(
         """
-        return $("#messages").children(":not(.day-separator)").map(function () {
+        return $("#messages").children(".message, .notice").map(function () {
           var $el = $(this);
           return $el.hasClass("message")
             ? $el.find(".author").text() + ": " + $el.find(".text").text()

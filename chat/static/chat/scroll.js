@@ -6,6 +6,8 @@
  *   scroll.add(fn, { force: true });   // the reader's own message: always to the bottom
  *   scroll.keep(fn);                   // lines inserted above the reader (scroll-back)
  *   scroll.toBottom();
+ *   scroll.openAt(line);               // a line at the top of the view (unread divider)
+ *   scroll.atTop();                    // the reader is at the top (older lines load)
  *
  * While the view is at the bottom (within BOTTOM_SLACK_PX), new lines keep it
  * there. When the reader has scrolled up, nothing moves what they read: the
@@ -19,6 +21,7 @@
   var chat = (window.d09Chat = window.d09Chat || {});
 
   var BOTTOM_SLACK_PX = 40;
+  var OPEN_AT_CONTEXT_PX = 16;  // how much of what was read shows above an opened line
 
   function Scroll($box, $button) {
     var self = this;
@@ -43,6 +46,11 @@
       }).observe(self.box);
     }
   }
+
+  /* Near the top: within the same slack as the bottom. */
+  Scroll.prototype.atTop = function () {
+    return this.box.scrollTop <= BOTTOM_SLACK_PX;
+  };
 
   Scroll.prototype.atBottom = function () {
     var box = this.box;
@@ -72,12 +80,16 @@
     }
   };
 
-  /* Run `change` without moving what the reader looks at. */
+  /*
+   * Run `change` without moving what the reader looks at: the first line in
+   * view (a message or a notice; separators come and go) stays exactly where
+   * it is on screen.
+   */
   Scroll.prototype.keep = function (change) {
     var box = this.box;
     var top = box.scrollTop;
     var anchor = null;
-    $(box).children().each(function () {
+    $(box).children(".message, .notice, .unread-divider").each(function () {
       if (this.offsetTop + this.offsetHeight > top) {
         anchor = { line: this, offset: this.offsetTop - top };
         return false;
@@ -89,6 +101,16 @@
       box.scrollTop = anchor.line.offsetTop - anchor.offset;
     } else {
       box.scrollTop = top;
+    }
+  };
+
+  /* Open the view at `line`: it goes to the top of the box, with a little above it. */
+  Scroll.prototype.openAt = function (line) {
+    var box = this.box;
+    box.scrollTop = Math.max(0, line.offsetTop - OPEN_AT_CONTEXT_PX);
+    this.stuck = this.atBottom();
+    if (this.stuck) {
+      this.setUnseen(0);
     }
   };
 
