@@ -83,7 +83,8 @@
   /*
    * Run `change` without moving what the reader looks at: the first line in
    * view (a message or a notice; separators come and go) stays exactly where
-   * it is on screen.
+   * it is on screen, by its text (a message that joins the group of an older
+   * one inserted above loses its author line: its words stay put).
    */
   Scroll.prototype.keep = function (change) {
     var box = this.box;
@@ -91,16 +92,20 @@
     var anchor = null;
     $(box).children(".message, .notice, .unread-divider").each(function () {
       if (this.offsetTop + this.offsetHeight > top) {
-        anchor = { line: this, offset: this.offsetTop - top };
+        var text = $(this).children(".text, .notice-text")[0] || this;
+        anchor = { line: text, screenTop: text.getBoundingClientRect().top };
         return false;
       }
       return true;
     });
     change();
+    box.scrollTop = top;
     if (anchor && $.contains(box, anchor.line)) {
-      box.scrollTop = anchor.line.offsetTop - anchor.offset;
-    } else {
-      box.scrollTop = top;
+      // Move by however far the line went (scroll positions are whole pixels
+      // here: the nearest one, so the line stays within half a pixel).
+      box.scrollTop = Math.round(
+        top + anchor.line.getBoundingClientRect().top - anchor.screenTop
+      );
     }
   };
 

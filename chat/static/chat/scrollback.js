@@ -25,17 +25,15 @@
     self.more = null;      // null: not known yet; false: the start is shown
     self.loading = false;
     self.generation = 0;   // +1 when the timeline is cleared: late answers are dropped
-    self.lastTop = self.$box[0].scrollTop;
     self.$button.on("click", function () {
       self.load();
     });
+    // Only a box that scrolls can be scrolled to its top: one that does not
+    // (the join history's 3 lines) loads through the button alone.
     self.$box.on("scroll", function () {
-      var top = this.scrollTop;
-      // The reader went up to the top (not a box that happens to start there).
-      if (top < self.lastTop && self.scroll.atTop()) {
+      if (this.scrollHeight > this.clientHeight && self.scroll.atTop()) {
         self.load();
       }
-      self.lastTop = top;
     });
   }
 
@@ -52,17 +50,18 @@
       if (generation !== self.generation) {
         return;
       }
-      self.loading = false;
-      if (answer && answer.ok) {
-        var messages = Array.isArray(answer.messages) ? answer.messages : [];
-        self.scroll.keep(function () {
-          $.each(messages, function (_, message) {
-            self.timeline.upsert(message);
-          });
+      var messages = answer && answer.ok && Array.isArray(answer.messages) ? answer.messages : [];
+      // The top of the box changes too (the button, the start): all in keep().
+      self.scroll.keep(function () {
+        $.each(messages, function (_, message) {
+          self.timeline.upsert(message);
         });
-        self.more = !!answer.more && messages.length > 0;
-      }
-      self.update();
+        self.loading = false;
+        if (answer && answer.ok) {
+          self.more = !!answer.more && messages.length > 0;
+        }
+        self.update();
+      });
     });
   };
 
@@ -83,11 +82,16 @@
 
   Scrollback.prototype.update = function () {
     var start = this.more === false;
+    var hadFocus = this.$button.is(":focus");
     this.$start.prop("hidden", !start);
     this.$button
       .prop("hidden", start || this.timeline.oldestId() === null)
-      .prop("disabled", this.loading)
+      // Not disabled while loading: that would take a keyboard reader's focus away.
+      .attr("aria-busy", this.loading ? "true" : "false")
       .text(this.loading ? "Loading older messages…" : "Load older messages");
+    if (hadFocus && this.$button.prop("hidden")) {
+      this.$box.trigger("focus");  // a keyboard reader stays in the box, not on the page
+    }
   };
 
   chat.scrollback = function (parts) {
