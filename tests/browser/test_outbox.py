@@ -16,6 +16,8 @@ from tests.support.browser import (
     enter_room,
     lines,
     say,
+    sent_events,
+    tap_the_wire,
     type_message,
     unique,
     wait_for,
@@ -25,37 +27,6 @@ from tests.support.browser import (
 from tests.support.server import wait_until
 
 pytestmark = pytest.mark.browser
-
-# Installed before any page script runs (DevTools, so the page's CSP does not
-# apply): every frame the page sends is kept in window.d09Sent, and incoming
-# frames matching window.d09Drop (a regular expression's source) are dropped
-# before the page sees them, as if the network had lost them.
-WIRE_TAP = """
-(function () {
-  window.d09Sent = [];
-  window.d09Drop = null;
-  var send = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (data) {
-    window.d09Sent.push(String(data));
-    return send.call(this, data);
-  };
-  var onmessage = Object.getOwnPropertyDescriptor(WebSocket.prototype, "onmessage");
-  Object.defineProperty(WebSocket.prototype, "onmessage", {
-    configurable: true,
-    get: onmessage.get,
-    set: function (handler) {
-      onmessage.set.call(this, function (event) {
-        if (window.d09Drop && typeof event.data === "string" &&
-            new RegExp(window.d09Drop).test(event.data)) {
-          return undefined;
-        }
-        return handler.call(this, event);
-      });
-    }
-  });
-})();
-"""
-
 
 # Installed the same way: while the tab's sessionStorage holds "d09-test-offline",
 # the page's WebSockets go to a port where nothing listens (the chat is
@@ -91,21 +62,9 @@ def offline(driver, off=True):
         driver.execute_script("sessionStorage.removeItem('d09-test-offline')")
 
 
-def tapped(driver):
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WIRE_TAP})
-    return driver
-
-
 def sent_messages(driver):
     """The `message` events the page sent: [(text, client_message_id)]."""
-    found = []
-    for frame in driver.execute_script("return window.d09Sent || []"):
-        match = re.match(r"42\d*(\[.*)", frame, re.S)
-        if match:
-            event = json.loads(match.group(1))
-            if event[0] == "message":
-                found.append((event[1]["text"], event[1].get("client_message_id")))
-    return found
+    return [(m["text"], m.get("client_message_id")) for m in sent_events(driver, "message")]
 
 
 def stored(server, text):
@@ -220,8 +179,8 @@ def test_a_lost_ack_is_resent_and_every_page_shows_the_line_once(servers, browse
     the line pending and sends it again, with the same id, once the restarted
     worker answers; the database holds it once and every page shows it once."""
     own = servers.start()
-    alice = enter_room(tapped(browsers.new()), own.url, "alice", "general")
-    bob = enter_room(tapped(browsers.new()), own.url, "bob", "general")
+    alice = enter_room(tap_the_wire(browsers.new()), own.url, "alice", "general")
+    bob = enter_room(tap_the_wire(browsers.new()), own.url, "bob", "general")
     wait_line(alice, "bob has joined the chat")
 
     alice.execute_script("window.d09Drop = arguments[0]", r'^4(3|2\["message")')
@@ -363,7 +322,7 @@ def test_lines_take_the_databases_order_with_never_two_copies(
 ):
     """alice types a burst while carol talks: each page shows every line once,
     ordered by id as the database is, with alice's lines no longer pending."""
-    alice = enter_room(tapped(browsers.new()), server.url, "alice", fresh_room)
+    alice = enter_room(tap_the_wire(browsers.new()), server.url, "alice", fresh_room)
     bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
     mine = [unique(f"alice {n}") for n in range(6)]
     theirs = [unique(f"carol {n}") for n in range(6)]

@@ -3,6 +3,8 @@ what the browser tests do with it: emulation, screenshots, the chat page as a
 person uses it."""
 
 import contextlib
+import json
+import re
 import shutil
 import tempfile
 import uuid
@@ -219,3 +221,56 @@ def post_messages(server, room, messages):
         "    Message.objects.filter(pk=m.pk).update(\n"
         "        created=datetime.datetime.fromisoformat(created))\n",
     )
+
+
+# The page's wire, for tests that must know what it sent or lose what it gets.
+
+# Installed before any page script runs (DevTools, so the page's CSP does not
+# apply): every frame the page sends is kept in window.d09Sent, and incoming
+# frames matching window.d09Drop (a regular expression's source) are dropped
+# before the page sees them, as if the network had lost them.
+WIRE_TAP = """
+(function () {
+  window.d09Sent = [];
+  window.d09Drop = null;
+  var send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.d09Sent.push(String(data));
+    return send.call(this, data);
+  };
+  var onmessage = Object.getOwnPropertyDescriptor(WebSocket.prototype, "onmessage");
+  Object.defineProperty(WebSocket.prototype, "onmessage", {
+    configurable: true,
+    get: onmessage.get,
+    set: function (handler) {
+      onmessage.set.call(this, function (event) {
+        if (window.d09Drop && typeof event.data === "string" &&
+            new RegExp(window.d09Drop).test(event.data)) {
+          return undefined;
+        }
+        return handler.call(this, event);
+      });
+    }
+  });
+})();
+"""
+
+
+def tap_the_wire(driver):
+    """Record what this browser's pages send, and let a test drop what they get
+    (``window.d09Drop``); for every page loaded from now on."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WIRE_TAP})
+    return driver
+
+
+def sent_events(driver, name, window="window"):
+    """The payloads of the ``name`` events the page sent (``window``: another
+    window's expression, e.g. ``window.opener``)."""
+    found = []
+    for frame in driver.execute_script(f"return {window}.d09Sent || []"):
+        match = re.match(r"42(?:/[^,]*,)?\d*(\[.*)", frame, re.S)
+        if match:
+            event = json.loads(match.group(1))
+            if event[0] == name:
+                found.append(event[1] if len(event) > 1 else None)
+    return found

@@ -277,22 +277,25 @@
   socket.on("history", function (list, meta) {
     var entering = !state.historyShown;
     list = Array.isArray(list) ? list : [];
+    // Where unread messages start, for a reader coming back to the room.
+    var lastRead = entering && meta && typeof meta.last_read === "number" ?
+      meta.last_read : null;
     var added = showMessages(list);
     if (!entering) {
       countWhileHidden(added);  // what was said while the page was reconnecting
     }
     state.historyShown = true;
     if (entering) {
-      // Back to unread messages: "New messages" above the first, the view there.
-      var lastRead = meta && typeof meta.last_read === "number" ? meta.last_read : null;
-      var $divider = lastRead === null ? null : timeline.markUnread(lastRead);
-      if ($divider) {
-        scroll.openAt($divider[0]);
-      }
       scrollback.entered(list.length, lastRead);
+    } else {
+      scrollback.update();
+    }
+    // "New messages" above the first unread one, and the view opened there.
+    var $divider = lastRead === null ? null : timeline.markUnread(lastRead);
+    if ($divider) {
+      scroll.openAt($divider[0]);
     }
     enter("ready");
-    scrollback.update();
     reading.check();
   });
 

@@ -1,7 +1,8 @@
 /*
  * Scroll-back: older messages, 50 at a time, when the reader scrolls to the
- * top of the box or presses #load-older (at the top of the box, for keyboards);
- * #history-start ("Start of #General") once the server says nothing is left.
+ * top of the box or presses #load-older (on the box's top edge, for keyboards);
+ * #history-start ("Start of #General") there once the server says nothing is
+ * left.
  *
  *   var scrollback = d09Chat.scrollback({ $box, $button, $start, timeline, scroll,
  *     ask: function (before, limit, done) { ...; done(answer); }, ready: fn });
@@ -51,7 +52,6 @@
         return;
       }
       var messages = answer && answer.ok && Array.isArray(answer.messages) ? answer.messages : [];
-      // The top of the box changes too (the button, the start): all in keep().
       self.scroll.keep(function () {
         $.each(messages, function (_, message) {
           self.timeline.upsert(message);

@@ -283,7 +283,7 @@
    * reader's unsent lines stay: they are still to be sent.
    */
   Timeline.prototype.clear = function () {
-    this.$box.children().not(UNSENT + ", .history-top").remove();
+    this.$box.children().not(UNSENT).remove();
     this.byId = {};
     this.newest = null;
     var first = this.$box.children(UNSENT)[0];
