@@ -17,6 +17,7 @@ from tests.support.browser import (
     lines,
     say,
     sent_events,
+    submit,
     tap_the_wire,
     type_message,
     unique,
@@ -130,6 +131,18 @@ def status(driver):
     return element.text if element.is_displayed() else ""
 
 
+def type_while_down(own, alice, label):
+    """Stop the server, wait for alice's page to notice, type two lines there;
+    both are shown pending at once."""
+    own.stop()
+    wait_for(alice, lambda d: "reconnecting" in status(d), message="reconnecting shown")
+    first, second = unique(label), unique(f"{label}, the second")
+    send_now(alice, first)
+    send_now(alice, second)
+    assert unsent(alice) == [("pending", first), ("pending", second)]
+    return first, second
+
+
 def test_a_message_is_pending_at_once_then_normal_in_place(servers, browsers):
     """While the server is down, lines typed are shown pending (greyed, with the
     author), the input stays usable and the status line says they will be sent;
@@ -141,12 +154,7 @@ def test_a_message_is_pending_at_once_then_normal_in_place(servers, browsers):
     say(alice, "before the server goes down")
     wait_line(bob, "alice: before the server goes down")
 
-    own.stop()
-    wait_for(alice, lambda d: "reconnecting" in status(d), message="reconnecting shown")
-    first, second = unique("typed while down"), unique("and another")
-    send_now(alice, first)
-    send_now(alice, second)
-    assert unsent(alice) == [("pending", first), ("pending", second)]
+    first, second = type_while_down(own, alice, "typed while down")
     assert lines(alice)[-2:] == [f"alice: {first}", f"alice: {second}"]
     box = alice.find_element("id", "message-input")
     assert box.is_enabled() and box.get_attribute("value") == ""
@@ -225,12 +233,7 @@ def test_pending_messages_survive_a_reload(servers, browsers):
     bob = enter_room(browsers.new(), own.url, "bob", "general")
 
     offline(alice)  # the chat's socket stays unreachable from alice's tab...
-    own.stop()
-    wait_for(alice, lambda d: "reconnecting" in status(d), message="reconnecting shown")
-    first, second = unique("kept over a reload"), unique("this one too")
-    send_now(alice, first)
-    send_now(alice, second)
-    assert unsent(alice) == [("pending", first), ("pending", second)]
+    first, second = type_while_down(own, alice, "kept over a reload")
 
     own.start()  # ...while the server is back: the reload shows the outbox alone
     alice.refresh()
@@ -258,13 +261,8 @@ def test_a_refused_message_can_be_retried(servers, browsers):
     alice = enter_room(browsers.new(), tight.url, "alice", "general")
     bob = enter_room(browsers.new(), tight.url, "bob", "general")
     first, second = unique("first"), unique("second, too fast")
-    alice.execute_script(
-        "var $input = $('#message-input');"
-        "$input.val(arguments[0]); $('#message-form').trigger('submit');"
-        "$input.val(arguments[1]); $('#message-form').trigger('submit');",
-        first,
-        second,
-    )
+    submit(alice, first)
+    submit(alice, second)  # at once: the bucket has no token left for it
     failed = wait_for(alice, lambda d: d.find_elements("css selector", ".message.failed"))[0]
     assert failed.find_element("css selector", ".text").text == second
     assert "too fast" in failed.find_element("css selector", ".message-state").text
@@ -294,10 +292,7 @@ def test_a_refused_message_survives_a_reload_until_discarded(server, browsers, f
     failed, over a reload, until the reader discards it."""
     alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
     too_long = "x" * 2001
-    alice.execute_script(
-        "$('#message-input').val(arguments[0]); $('#message-form').trigger('submit');",
-        too_long,
-    )
+    submit(alice, too_long)
     wait_for(alice, lambda d: unsent(d) == [("failed", too_long)], message="shown failed")
     reason = alice.find_element("css selector", ".message.failed .message-state").text
     assert "too long" in reason
@@ -327,10 +322,7 @@ def test_lines_take_the_databases_order_with_never_two_copies(
     mine = [unique(f"alice {n}") for n in range(6)]
     theirs = [unique(f"carol {n}") for n in range(6)]
     for own_line, other_line in zip(mine, theirs, strict=True):
-        alice.execute_script(
-            "$('#message-input').val(arguments[0]); $('#message-form').trigger('submit');",
-            own_line,
-        )
+        submit(alice, own_line)
         carol_talks.send(other_line)
     for driver in (alice, bob):
         wait_for(driver, lambda d: not unsent(d) and f"alice: {mine[-1]}" in lines(d))

@@ -14,6 +14,8 @@ from tests.support.browser import (
     say,
     set_color_scheme,
     set_phone,
+    set_theme,
+    submit,
     tap_the_wire,
     type_message,
     wait_for,
@@ -46,13 +48,7 @@ def test_screenshots_of_a_room(server, browsers, fresh_room):
 
     shots = []
     for scheme in ("light", "dark"):
-        set_color_scheme(bob, scheme)
-        wait_for(
-            bob,
-            lambda d, s=scheme: (
-                d.execute_script("return document.documentElement.dataset.bsTheme") == s
-            ),
-        )
+        set_theme(bob, scheme)
         for device in ("desktop", "phone"):
             set_phone(bob, device == "phone")
             wait_for(
@@ -90,15 +86,9 @@ def test_screenshots_of_unread_pending_and_failed_lines(server, browsers, fresh_
     shots = [save_screenshot(bob, "rooms-with-counts")]
     bob.get(f"{server.url}/chat/{fresh_room}/")
     wait_line(bob, "bob has joined the chat")
-    bob.execute_script(
-        "$('#message-input').val(arguments[0]); $('#message-form').trigger('submit');",
-        "A paste far too long to send. " * 70,
-    )
+    submit(bob, "A paste far too long to send. " * 70)
     wait_for(bob, lambda d: d.find_elements("css selector", ".message.failed"))
-    set_color_scheme(bob, "dark")
-    wait_for(
-        bob, lambda d: d.execute_script("return document.documentElement.dataset.bsTheme") == "dark"
-    )
+    set_theme(bob, "dark")
     shots.append(save_screenshot(bob, "room-failed-dark"))
     bob.find_element("css selector", ".message.failed button.discard").click()
     # Acks and broadcasts of messages are lost from now on: the next line stays pending.
@@ -107,12 +97,6 @@ def test_screenshots_of_unread_pending_and_failed_lines(server, browsers, fresh_
     assert bob.find_elements("css selector", ".message.pending")
     assert bob.find_elements("css selector", ".unread-divider")
     for scheme in ("light", "dark"):
-        set_color_scheme(bob, scheme)
-        wait_for(
-            bob,
-            lambda d, s=scheme: (
-                d.execute_script("return document.documentElement.dataset.bsTheme") == s
-            ),
-        )
+        set_theme(bob, scheme)
         shots.append(save_screenshot(bob, f"room-unread-and-pending-{scheme}"))
     assert all(path.stat().st_size > 10_000 for path in shots)

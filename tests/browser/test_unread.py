@@ -67,14 +67,23 @@ def to_bottom(driver):
     )
 
 
+def read_then_leave(server, bob, carol, room, texts):
+    """carol says ``texts`` while bob reads them; once his mark is on the last one,
+    bob goes to the room list. Returns their ids."""
+    said = [carol.send(text)["id"] for text in texts]
+    wait_for(bob, lambda d: said[-1] in reads(d), message="bob read what he saw")
+    wait_until(lambda: read_mark(server, "bob", room) == said[-1], message="mark")
+    bob.get(server.url + "/chat/")
+    return said
+
+
 def test_coming_back_to_unread_messages_opens_at_a_divider(
     server, browsers, fresh_room, carol_talks
 ):
     bob = enter_room(tap_the_wire(browsers.new()), server.url, "bob", fresh_room)
-    seen = [carol_talks.send(f"seen {n}\n{TALL}")["id"] for n in range(3)]
-    wait_for(bob, lambda d: seen[-1] in reads(d), message="bob read what he saw")
-    wait_until(lambda: read_mark(server, "bob", fresh_room) == seen[-1], message="mark")
-    bob.get(server.url + "/chat/")  # bob leaves; carol goes on
+    seen = read_then_leave(
+        server, bob, carol_talks, fresh_room, [f"seen {n}\n{TALL}" for n in range(3)]
+    )
     unread = [carol_talks.send(f"unread {n}\n{TALL}")["id"] for n in range(12)]
 
     bob.get(f"{server.url}/chat/{fresh_room}/")
@@ -104,10 +113,7 @@ def test_with_nothing_unread_the_join_history_is_the_last_three(
     server, browsers, fresh_room, carol_talks
 ):
     bob = enter_room(tap_the_wire(browsers.new()), server.url, "bob", fresh_room)
-    said = [carol_talks.send(f"said {n}")["id"] for n in range(5)]
-    wait_for(bob, lambda d: said[-1] in reads(d), message="bob read it all")
-    wait_until(lambda: read_mark(server, "bob", fresh_room) == said[-1], message="mark")
-    bob.get(server.url + "/chat/")
+    read_then_leave(server, bob, carol_talks, fresh_room, [f"said {n}" for n in range(5)])
     bob.get(f"{server.url}/chat/{fresh_room}/")
     wait_line(bob, "bob has joined the chat")
     assert lines(bob) == [f"carol: said {n}" for n in (2, 3, 4)] + ["bob has joined the chat"]

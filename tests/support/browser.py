@@ -100,6 +100,16 @@ def set_color_scheme(driver, scheme):
     )
 
 
+def set_theme(driver, scheme):
+    """The system turns light or dark; returns once the page has followed."""
+    set_color_scheme(driver, scheme)
+    wait_for(
+        driver,
+        lambda d: d.execute_script("return document.documentElement.dataset.bsTheme") == scheme,
+        message=f"{scheme} theme",
+    )
+
+
 def set_phone(driver, phone=True):
     """A 390 x 844 phone screen (mobile viewport), or back to the desktop window."""
     if phone:
@@ -173,6 +183,14 @@ def say(driver, text):
             and not d.find_elements("css selector", "#messages .message.pending")
         ),
         message="input cleared and the message stored",
+    )
+
+
+def submit(driver, text):
+    """Send ``text`` through the composer's form at once, whatever it is (even
+    what the textarea would not let anyone type); waits for nothing."""
+    driver.execute_script(
+        "$('#message-input').val(arguments[0]); $('#message-form').trigger('submit');", text
     )
 
 
