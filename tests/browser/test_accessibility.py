@@ -16,6 +16,7 @@ from tests.support.browser import (
     say,
     set_color_scheme,
     set_phone,
+    set_theme,
     unique,
     wait_for,
     wait_line,
@@ -62,15 +63,6 @@ def serious_violations(driver, axe_source):
         for v in violations
         if v["impact"] in ("serious", "critical")
     ]
-
-
-def set_theme(driver, scheme):
-    set_color_scheme(driver, scheme)
-    wait_for(
-        driver,
-        lambda d: d.execute_script("return document.documentElement.dataset.bsTheme") == scheme,
-        message=f"{scheme} theme",
-    )
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -111,7 +111,12 @@ def test_refused_message_shows_the_error_and_keeps_the_text(server, browser, fre
     browser.find_element("id", "send-button").click()
     error = wait_for(browser, lambda d: d.find_element("id", "message-error").text)
     assert "empty" in error
-    assert browser.execute_script("return $('#message-input').val()") == "\u0007\u0007"
+    # The text stays on the page, in its line, marked as not sent (tests/browser/test_outbox.py).
+    failed = browser.find_element("css selector", "#messages .message.failed")
+    assert browser.execute_script("return $(arguments[0]).find('.text').text()", failed) == (
+        "\u0007\u0007"
+    )
+    assert "Not sent: The message is empty." in failed.text
 
 
 def test_unicode_and_long_text_round_trip(server, browsers, fresh_room):
@@ -188,4 +193,6 @@ def test_rate_limited_message_shows_why_and_keeps_the_text(servers, browser):
     browser.find_element("id", "send-button").click()
     error = wait_for(browser, lambda d: d.find_element("id", "message-error").text)
     assert "too fast" in error
-    assert browser.find_element("id", "message-input").get_attribute("value") == "three"
+    failed = browser.find_element("css selector", "#messages .message.failed")
+    assert failed.find_element("css selector", ".text").text == "three"
+    assert "too fast" in failed.find_element("css selector", ".message-state").text

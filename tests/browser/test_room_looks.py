@@ -5,6 +5,7 @@ temporary folder), for people to look at; never committed."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 
 from tests.support.browser import (
     enter_room,
@@ -13,6 +14,10 @@ from tests.support.browser import (
     say,
     set_color_scheme,
     set_phone,
+    set_theme,
+    submit,
+    tap_the_wire,
+    type_message,
     wait_for,
     wait_line,
 )
@@ -43,13 +48,7 @@ def test_screenshots_of_a_room(server, browsers, fresh_room):
 
     shots = []
     for scheme in ("light", "dark"):
-        set_color_scheme(bob, scheme)
-        wait_for(
-            bob,
-            lambda d, s=scheme: (
-                d.execute_script("return document.documentElement.dataset.bsTheme") == s
-            ),
-        )
+        set_theme(bob, scheme)
         for device in ("desktop", "phone"):
             set_phone(bob, device == "phone")
             wait_for(
@@ -71,4 +70,33 @@ def test_screenshots_of_the_other_pages(server, browser):
         shots.append(save_screenshot(browser, f"account-{scheme}"))
         browser.get(server.url + "/chat/")
         shots.append(save_screenshot(browser, f"rooms-{scheme}"))
+    assert all(path.stat().st_size > 10_000 for path in shots)
+
+
+def test_screenshots_of_unread_pending_and_failed_lines(server, browsers, fresh_room, carol_talks):
+    """A returning reader's "New messages" divider, a line still pending (its ack
+    and broadcast are dropped on the way) and a refused one, with Retry and Discard."""
+    bob = enter_room(tap_the_wire(browsers.new()), server.url, "bob", fresh_room)
+    carol_talks.send("Did anyone look at the flaky test?")
+    wait_line(bob, "carol: Did anyone look at the flaky test?")
+    bob.get(server.url + "/chat/")
+    carol_talks.send("It fails after 23:00 UTC only.")
+    carol_talks.send("A time zone thing, I think.")
+    wait_for(bob, lambda d: d.find_elements("css selector", ".room-item .unread-count"))
+    shots = [save_screenshot(bob, "rooms-with-counts")]
+    bob.get(f"{server.url}/chat/{fresh_room}/")
+    wait_line(bob, "bob has joined the chat")
+    submit(bob, "A paste far too long to send. " * 70)
+    wait_for(bob, lambda d: d.find_elements("css selector", ".message.failed"))
+    set_theme(bob, "dark")
+    shots.append(save_screenshot(bob, "room-failed-dark"))
+    bob.find_element("css selector", ".message.failed button.discard").click()
+    # Acks and broadcasts of messages are lost from now on: the next line stays pending.
+    bob.execute_script("window.d09Drop = arguments[0]", r'^4(3|2\["message")')
+    type_message(bob, "Looking at it now.").send_keys(Keys.ENTER)
+    assert bob.find_elements("css selector", ".message.pending")
+    assert bob.find_elements("css selector", ".unread-divider")
+    for scheme in ("light", "dark"):
+        set_theme(bob, scheme)
+        shots.append(save_screenshot(bob, f"room-unread-and-pending-{scheme}"))
     assert all(path.stat().st_size > 10_000 for path in shots)

@@ -89,3 +89,26 @@ def test_unknown_events_reach_handlers_and_acks_route_by_id(page):
         "nope": "Unknown event 'nope'.",
         "blank": "The message is empty.",
     }
+
+
+def test_another_namespace_connects_gets_its_events_and_routes_acks(page):
+    """``namespace: "/lobby"``: CONNECT 40/lobby,{}; events and acks carry the
+    namespace; the page's own socket on "/" goes on."""
+    result = run_async(
+        page,
+        """
+        var s = $.socketio({namespace: "/lobby"});
+        var got = {};
+        s.on("rooms", function (rooms) {
+          got.rooms = $.map(rooms, function (room) { return room.room; });
+          s.emit("nope", {}, function (a) {
+            got.ack = a;
+            s.close();
+            done(got);
+          });
+        });
+        """,
+    )
+    assert {"general", "random", "cats"} <= set(result["rooms"])
+    assert result["ack"] == {"ok": False, "error": "Unknown event 'nope'."}
+    assert page.execute_script("return window.chatReady") is True

@@ -3,6 +3,8 @@ what the browser tests do with it: emulation, screenshots, the chat page as a
 person uses it."""
 
 import contextlib
+import json
+import re
 import shutil
 import tempfile
 import uuid
@@ -98,6 +100,16 @@ def set_color_scheme(driver, scheme):
     )
 
 
+def set_theme(driver, scheme):
+    """The system turns light or dark; returns once the page has followed."""
+    set_color_scheme(driver, scheme)
+    wait_for(
+        driver,
+        lambda d: d.execute_script("return document.documentElement.dataset.bsTheme") == scheme,
+        message=f"{scheme} theme",
+    )
+
+
 def set_phone(driver, phone=True):
     """A 390 x 844 phone screen (mobile viewport), or back to the desktop window."""
     if phone:
@@ -160,22 +172,34 @@ def type_message(driver, text):
 
 
 def say(driver, text):
-    """Type a message and press Send; returns once the server acked it (input cleared)."""
+    """Type a message and press Send; returns once the server stored it: the
+    input is cleared (at once) and no line of the reader's is pending any more."""
     type_message(driver, text)
     driver.find_element("id", "send-button").click()
     wait_for(
         driver,
-        lambda d: d.find_element("id", "message-input").get_attribute("value") == "",
-        message="input cleared after the ack",
+        lambda d: (
+            d.find_element("id", "message-input").get_attribute("value") == ""
+            and not d.find_elements("css selector", "#messages .message.pending")
+        ),
+        message="input cleared and the message stored",
+    )
+
+
+def submit(driver, text):
+    """Send ``text`` through the composer's form at once, whatever it is (even
+    what the textarea would not let anyone type); waits for nothing."""
+    driver.execute_script(
+        "$('#message-input').val(arguments[0]); $('#message-form').trigger('submit');", text
     )
 
 
 def lines(driver):
     """What #messages shows, one string per line: 'author: text' or the notice
-    (day separators left out)."""
+    (day separators, the unread divider and the top of the box left out)."""
     return driver.execute_script(
         """
-        return $("#messages").children(":not(.day-separator)").map(function () {
+        return $("#messages").children(".message, .notice").map(function () {
           var $el = $(this);
           return $el.hasClass("message")
             ? $el.find(".author").text() + ": " + $el.find(".text").text()
@@ -215,3 +239,56 @@ def post_messages(server, room, messages):
         "    Message.objects.filter(pk=m.pk).update(\n"
         "        created=datetime.datetime.fromisoformat(created))\n",
     )
+
+
+# The page's wire, for tests that must know what it sent or lose what it gets.
+
+# Installed before any page script runs (DevTools, so the page's CSP does not
+# apply): every frame the page sends is kept in window.d09Sent, and incoming
+# frames matching window.d09Drop (a regular expression's source) are dropped
+# before the page sees them, as if the network had lost them.
+WIRE_TAP = """
+(function () {
+  window.d09Sent = [];
+  window.d09Drop = null;
+  var send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.d09Sent.push(String(data));
+    return send.call(this, data);
+  };
+  var onmessage = Object.getOwnPropertyDescriptor(WebSocket.prototype, "onmessage");
+  Object.defineProperty(WebSocket.prototype, "onmessage", {
+    configurable: true,
+    get: onmessage.get,
+    set: function (handler) {
+      onmessage.set.call(this, function (event) {
+        if (window.d09Drop && typeof event.data === "string" &&
+            new RegExp(window.d09Drop).test(event.data)) {
+          return undefined;
+        }
+        return handler.call(this, event);
+      });
+    }
+  });
+})();
+"""
+
+
+def tap_the_wire(driver):
+    """Record what this browser's pages send, and let a test drop what they get
+    (``window.d09Drop``); for every page loaded from now on."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WIRE_TAP})
+    return driver
+
+
+def sent_events(driver, name, window="window"):
+    """The payloads of the ``name`` events the page sent (``window``: another
+    window's expression, e.g. ``window.opener``)."""
+    found = []
+    for frame in driver.execute_script(f"return {window}.d09Sent || []"):
+        match = re.match(r"42(?:/[^,]*,)?\d*(\[.*)", frame, re.S)
+        if match:
+            event = json.loads(match.group(1))
+            if event[0] == name:
+                found.append(event[1] if len(event) > 1 else None)
+    return found

@@ -6,6 +6,8 @@
  *   scroll.add(fn, { force: true });   // the reader's own message: always to the bottom
  *   scroll.keep(fn);                   // lines inserted above the reader (scroll-back)
  *   scroll.toBottom();
+ *   scroll.openAt(line);               // a line at the top of the view (unread divider)
+ *   scroll.atTop();                    // the reader is at the top (older lines load)
  *
  * While the view is at the bottom (within BOTTOM_SLACK_PX), new lines keep it
  * there. When the reader has scrolled up, nothing moves what they read: the
@@ -19,6 +21,7 @@
   var chat = (window.d09Chat = window.d09Chat || {});
 
   var BOTTOM_SLACK_PX = 40;
+  var OPEN_AT_CONTEXT_PX = 16;  // how much of what was read shows above an opened line
 
   function Scroll($box, $button) {
     var self = this;
@@ -43,6 +46,11 @@
       }).observe(self.box);
     }
   }
+
+  /* Near the top: within the same slack as the bottom. */
+  Scroll.prototype.atTop = function () {
+    return this.box.scrollTop <= BOTTOM_SLACK_PX;
+  };
 
   Scroll.prototype.atBottom = function () {
     var box = this.box;
@@ -72,23 +80,42 @@
     }
   };
 
-  /* Run `change` without moving what the reader looks at. */
+  /*
+   * Run `change` without moving what the reader looks at: the first line in
+   * view (a message or a notice; separators come and go) stays exactly where
+   * it is on screen, by its text (a message that joins the group of an older
+   * one inserted above loses its author line: its words stay put).
+   */
   Scroll.prototype.keep = function (change) {
     var box = this.box;
     var top = box.scrollTop;
     var anchor = null;
-    $(box).children().each(function () {
+    $(box).children(".message, .notice, .unread-divider").each(function () {
       if (this.offsetTop + this.offsetHeight > top) {
-        anchor = { line: this, offset: this.offsetTop - top };
+        var text = $(this).children(".text, .notice-text")[0] || this;
+        anchor = { line: text, screenTop: text.getBoundingClientRect().top };
         return false;
       }
       return true;
     });
     change();
+    box.scrollTop = top;
     if (anchor && $.contains(box, anchor.line)) {
-      box.scrollTop = anchor.line.offsetTop - anchor.offset;
-    } else {
-      box.scrollTop = top;
+      // Move by however far the line went (scroll positions are whole pixels
+      // here: the nearest one, so the line stays within half a pixel).
+      box.scrollTop = Math.round(
+        top + anchor.line.getBoundingClientRect().top - anchor.screenTop
+      );
+    }
+  };
+
+  /* Open the view at `line`: it goes to the top of the box, with a little above it. */
+  Scroll.prototype.openAt = function (line) {
+    var box = this.box;
+    box.scrollTop = Math.max(0, line.offsetTop - OPEN_AT_CONTEXT_PX);
+    this.stuck = this.atBottom();
+    if (this.stuck) {
+      this.setUnseen(0);
     }
   };
 

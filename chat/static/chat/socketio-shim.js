@@ -2,7 +2,8 @@
  * A small Socket.IO v5 client for jQuery, over a plain WebSocket (Engine.IO v4).
  *
  *   var socket = $.socketio({ auth: function () { return { room: "general" }; } });
- *   socket.on("connect", fn);          // namespace "/" connected
+ *   var lobby = $.socketio({ namespace: "/lobby" });   // another namespace ("/" by default)
+ *   socket.on("connect", fn);          // the namespace is connected
  *   socket.on("disconnect", fn);       // fn(reason): connection lost, will reconnect
  *   socket.on("reconnecting", fn);     // fn(attempt, delayMs, reason)
  *   socket.on("connect_error", fn);    // fn(message): refused by the server, final
@@ -13,10 +14,17 @@
  *   socket.emit("message", { text: "hi" }, function (answer) { ... });
  *   socket.close();
  *
+ * An ack that can never come (the connection dropped after the emit was sent,
+ * or the socket closed for good before it was) is answered by the shim with
+ * {ok: false, error, lost: true}: the server may or may not have acted on it.
+ * Any other {ok: false} is the server's (or the size check's) refusal.
+ *
  * Only the WebSocket transport is spoken: one Engine.IO packet per frame.
  * Engine.IO packets: 0 open, 1 close, 2 ping, 3 pong, 4 message, 6 noop.
  * Socket.IO packets ride in "4": <type>[<nsp>,][<ack id>][JSON], with types
- * 0 CONNECT, 1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR.
+ * 0 CONNECT, 1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR; the namespace is
+ * written only when it is not "/" ("42/lobby,[...]"). One socket speaks one
+ * namespace over a WebSocket of its own.
  * In Engine.IO v4 the server pings and the client answers with a pong.
  */
 (function ($) {
@@ -27,6 +35,7 @@
 
   var DEFAULTS = {
     path: "/socket.io/",
+    namespace: "/",
     auth: function () { return {}; },
     reconnectDelay: 1000,      // first retry after about this long...
     reconnectDelayMax: 5000,   // ...doubling up to this
@@ -69,9 +78,12 @@
 
   function Socket(options) {
     this.options = $.extend({}, DEFAULTS, options);
+    this.nsp = this.options.namespace;
+    // What every packet of this namespace starts with after its type: "" for "/".
+    this.prefix = this.nsp === "/" ? "" : this.nsp + ",";
     this.handlers = {};         // event name -> $.Callbacks
     this.ws = null;
-    this.connected = false;     // namespace "/" connected
+    this.connected = false;     // the namespace is connected
     this.closedByUser = false;
     this.refused = false;       // server said no (44) or sent us away (41): no retry
     this.attempts = 0;
@@ -133,7 +145,8 @@
       this.expectPing();
       this.startLivenessCheck();
       // Without this namespace CONNECT the server never runs its connect handler.
-      this.send(EIO_MESSAGE + SIO_CONNECT + JSON.stringify(this.options.auth() || {}));
+      this.send(EIO_MESSAGE + SIO_CONNECT + this.prefix +
+        JSON.stringify(this.options.auth() || {}));
     } else if (type === EIO_PING) {
       this.expectPing();
       this.send(EIO_PONG + frame.substring(1));
@@ -146,7 +159,7 @@
       } catch (error) {
         return; // not JSON we understand: ignore rather than break the page
       }
-      if (packet.nsp === "/") {
+      if (packet.nsp === this.nsp) {
         this.onPacket(packet);
       }
     }
@@ -158,7 +171,7 @@
       this.onConnected();
     } else if (packet.type === SIO_EVENT && Array.isArray(packet.data) && packet.data.length) {
       if (packet.id !== null) {
-        this.send(EIO_MESSAGE + SIO_ACK + packet.id + "[]");
+        this.send(EIO_MESSAGE + SIO_ACK + this.prefix + packet.id + "[]");
       }
       if (this.connected) {
         this.fire(packet.data[0], packet.data.slice(1));
@@ -224,12 +237,17 @@
     this.deadline = 0;
   };
 
-  /* Answer every waiting ack: the server will never answer them now. */
+  /*
+   * Answer every waiting ack: the server will never answer them now. Whether
+   * it acted on them is unknown (lost: true), which is not a refusal.
+   */
   Socket.prototype.failPendingAcks = function () {
     var pending = this.pendingAcks;
     this.pendingAcks = {};
     $.each(pending, function (_, callback) {
-      callback({ ok: false, error: "The connection was lost before the server answered." });
+      callback({
+        ok: false, lost: true, error: "The connection was lost before the server answered."
+      });
     });
   };
 
@@ -237,7 +255,7 @@
   Socket.prototype.failQueued = function () {
     $.each(this.outbox.splice(0), function (_, item) {
       if (item.ack) {
-        item.ack({ ok: false, error: "Not connected to the chat." });
+        item.ack({ ok: false, lost: true, error: "Not connected to the chat." });
       }
     });
   };
@@ -303,7 +321,8 @@
     if (ack) {
       id = String(this.nextAckId++);
     }
-    var frame = EIO_MESSAGE + SIO_EVENT + id + JSON.stringify([event].concat(args));
+    var frame = EIO_MESSAGE + SIO_EVENT + this.prefix + id +
+      JSON.stringify([event].concat(args));
     if (utf8Length(frame) > this.maxPayload) {
       if (ack) {
         ack({ ok: false, error: "This message is too large to send." });
@@ -331,7 +350,7 @@
     this.closedByUser = true;
     this.failQueued();
     if (this.connected) {
-      this.send(EIO_MESSAGE + SIO_DISCONNECT);
+      this.send(EIO_MESSAGE + SIO_DISCONNECT + this.prefix);
     }
     this.dropTransport("closed by the page");
   };

@@ -1,19 +1,27 @@
 /*
  * The timeline: the lines of #messages.
  *
- *   var timeline = d09Chat.timeline($("#messages"));
+ *   var timeline = d09Chat.timeline($("#messages"), { me: "alice" });
  *   timeline.upsert(message)   // a message object from the server -> {$line, isNew}
+ *   timeline.unsent(entry)     // the reader's own line not stored yet: pending or failed
+ *   timeline.confirm(cid, id)  // the server stored that line as message `id`
+ *   timeline.forget(cid)       // a failed line the reader discarded
  *   timeline.notice(text)      // "bob has joined the chat", with the time it arrived
- *   timeline.newestId()        // the newest message id shown, or null
- *   timeline.clear()           // forget every line (the server said to start afresh)
+ *   timeline.markUnread(id)    // the "New messages" divider after message `id`
+ *   timeline.newestId(), timeline.oldestId(), timeline.line(id)
+ *   timeline.clear()           // forget every stored line (the server said to start afresh)
  *
  * One line per message id: a message shown again (a resend, later an edit) is
  * re-rendered in place by render(), the one function that turns a message
- * object into a `.message` line. Lines are ordered by id, the database's order,
- * in place(). Around every line it adds, tidy() keeps the derived marks right:
- * a `.day-separator` before the first line of each local day, and `.continued`
- * on a message that follows one of the same author closely. Everything users
- * typed is inserted with .text() or .attr(), never as HTML.
+ * object into a `.message` line, pending and failed ones included. Lines are
+ * ordered by id, the database's order, in place(); the reader's lines that the
+ * server has not stored yet (`.pending`, `.failed`; keyed by their
+ * client_message_id) stay below them, in the order typed, until their
+ * broadcast, the history or their ack gives them an id. Around every line it
+ * adds, tidy() keeps the derived marks right: a `.day-separator` before the
+ * first line of each local day, and `.continued` on a message that follows one
+ * of the same author closely. Everything users typed is inserted with .text()
+ * or .attr(), never as HTML.
  */
 (function ($) {
   "use strict";
@@ -36,14 +44,14 @@
     return new Date($(line).children("time").attr("datetime"));
   }
 
-  function isTimed(line) {
-    return $(line).is(".message, .notice");
-  }
+  var UNSENT = ".message.pending, .message.failed";
 
-  function Timeline($box) {
+  function Timeline($box, options) {
     var self = this;
     self.$box = $box;
+    self.me = options && options.me;  // the reader: only their lines can be unsent
     self.byId = {};        // message id -> its .message line (jQuery)
+    self.byCid = {};       // client_message_id -> the reader's unsent line (jQuery)
     self.newest = null;    // newest message id shown
     self.today = chat.time.dayKey(new Date());
     // "Today" becomes "Yesterday" at midnight for a page left open.
@@ -55,7 +63,11 @@
     }, 60 * 1000);
   }
 
-  /* A message object as a detached `.message` line; pending/edited/deleted states go here. */
+  /*
+   * A message object as a detached `.message` line. The reader's unsent lines
+   * are message objects too, with `state` "pending" (greyed, "Sending...") or
+   * "failed" (the server's `error`, and Retry and Discard buttons).
+   */
   Timeline.prototype.render = function (message) {
     var created = message.created ? new Date(message.created) : new Date();
     var user = String(message.user);
@@ -63,54 +75,168 @@
     if (typeof message.id === "number") {
       $line.attr("data-id", message.id);
     }
+    if (message.client_message_id) {
+      $line.attr("data-client-id", message.client_message_id);
+    }
     $("<span class='avatar' aria-hidden='true'></span>")
       .text(Array.from(user)[0] || "?")  // the first character, even outside the BMP
       .appendTo($line);
     $("<span class='author'></span>").text(user).appendTo($line);
     chat.time.element(created).appendTo($line);
     $("<span class='text'></span>").text(message.text).appendTo($line);
+    if (message.state === "pending") {
+      $line.addClass("pending");
+      $("<span class='message-state'></span>").text("Sending…").appendTo($line);
+    } else if (message.state === "failed") {
+      $line.addClass("failed");
+      var $state = $("<span class='message-state'></span>").appendTo($line);
+      $("<span class='message-error'></span>")
+        .text("Not sent: " + (message.error || "the server refused it."))
+        .appendTo($state);
+      $("<button type='button' class='btn btn-link btn-sm retry'></button>")
+        .text("Retry").appendTo($state);
+      $("<button type='button' class='btn btn-link btn-sm discard'></button>")
+        .text("Discard").appendTo($state);
+    }
     return $line;
   };
 
+  /* The reader's unsent line that `message` is (the same client_message_id), if any. */
+  function mine(timeline, message) {
+    return message.client_message_id && String(message.user) === timeline.me &&
+      timeline.byCid[message.client_message_id];
+  }
+
   /*
    * Show a message: a new id gets a line in its place, a known one is
-   * re-rendered where it is. Returns {$line, isNew}, or null for something
-   * that is not a message.
+   * re-rendered where it is, and the reader's unsent line with the same
+   * client_message_id becomes it (never two copies). Returns {$line, isNew}
+   * (isNew: a line nobody had seen here, not the reader's own), or null for
+   * something that is not a message.
    */
   Timeline.prototype.upsert = function (message) {
     if (!message || typeof message.id !== "number") {
       return null;
     }
     var $old = this.byId[message.id];
+    var $unsent = mine(this, message);
     var $line = this.render(message);
+    if ($unsent) {
+      delete this.byCid[message.client_message_id];
+    }
     if ($old) {
       $old.replaceWith($line);
+      if ($unsent) {
+        this.drop($unsent);
+      }
+    } else if ($unsent) {
+      // Its place is the database's: where its id goes, which is usually just
+      // where it was, at the bottom.
+      $unsent.replaceWith($line);
+      this.reposition($line, message.id);
     } else {
       this.place($line, message.id);
     }
     this.byId[message.id] = $line;
     this.newest = this.newest === null ? message.id : Math.max(this.newest, message.id);
     this.tidy($line);
-    return { $line: $line, isNew: !$old };
+    return { $line: $line, isNew: !$old && !$unsent };
   };
 
   /*
-   * The one place that orders lines: by id. A message older than the newest
-   * one shown (a resend after a hiccup, later a page of scroll-back) goes
-   * before the first message with a greater id; lines without an id (notices)
-   * stay where they were put, at the end when they arrived.
+   * The reader's line `entry` ({client_message_id, text, created, state,
+   * error}) that the server has not stored: shown, or re-rendered where it is.
+   * New ones go at the bottom, in the order typed.
+   */
+  Timeline.prototype.unsent = function (entry) {
+    var message = $.extend({}, entry, { user: this.me });
+    var $old = this.byCid[entry.client_message_id];
+    var $line = this.render(message);
+    if ($old) {
+      $old.replaceWith($line);
+    } else {
+      this.$box.append($line);
+    }
+    this.byCid[entry.client_message_id] = $line;
+    this.tidy($line);
+    return $line;
+  };
+
+  /*
+   * The server stored the reader's line `cid` as message `id` (its ack): the
+   * line becomes a normal message, moved to its id's place if it is not there.
+   * Its broadcast, if it comes later, re-renders it with the server's text
+   * and time.
+   */
+  Timeline.prototype.confirm = function (cid, id, entry) {
+    var $unsent = this.byCid[cid];
+    if (!$unsent) {
+      return null;  // its broadcast or the history came first
+    }
+    return this.upsert({
+      id: id, user: this.me, text: entry.text, created: entry.created, client_message_id: cid
+    });
+  };
+
+  /* A failed line the reader discarded. */
+  Timeline.prototype.forget = function (cid) {
+    var $line = this.byCid[cid];
+    if ($line) {
+      delete this.byCid[cid];
+      this.drop($line);
+    }
+  };
+
+  /* Take a line out, with the day separator above it; the next line is tidied. */
+  Timeline.prototype.drop = function ($line) {
+    var $next = $line.nextAll(".message, .notice").first();
+    $line.prevUntil(":not(.day-separator)").remove();
+    $line.remove();
+    if ($next.length) {
+      this.tidy($next);
+    }
+  };
+
+  /*
+   * The one place that orders lines: by id. A message goes before the first
+   * message with a greater id (a resend after a hiccup, a page of
+   * scroll-back), else before the reader's unsent lines, else at the end.
+   * Lines without an id (notices) stay where they were put, at the end (above
+   * unsent lines) when they arrived.
    */
   Timeline.prototype.place = function ($line, id) {
+    var next = null;
     if (this.newest !== null && id < this.newest) {
-      var $next = this.$box.children(".message[data-id]").filter(function () {
-        return Number($(this).attr("data-id")) > id;
-      }).first();
+      this.$box.children(".message[data-id]").each(function () {
+        if (Number(this.getAttribute("data-id")) > id) {
+          next = this;
+          return false;
+        }
+        return true;
+      });
+    }
+    next = next || this.$box.children(UNSENT)[0];
+    if (next) {
+      $line.insertBefore(next);
+    } else {
+      this.$box.append($line);
+    }
+  };
+
+  /* A line that got its id where it was: moved only if its id says so. */
+  Timeline.prototype.reposition = function ($line, id) {
+    var before = $line.prevAll(".message[data-id]")[0];
+    var after = $line.nextAll(".message[data-id]")[0];
+    if ((before && Number(before.getAttribute("data-id")) > id) ||
+        (after && Number(after.getAttribute("data-id")) < id) || $line.prevAll(UNSENT)[0]) {
+      var $next = $line.nextAll(".message, .notice").first();
+      $line.prevUntil(":not(.day-separator)").remove();
+      $line.detach();
+      this.place($line, id);
       if ($next.length) {
-        $line.insertBefore($next);
-        return;
+        this.tidy($next);
       }
     }
-    this.$box.append($line);
   };
 
   /* A notice (joined, left) with the time it arrived. */
@@ -119,19 +245,65 @@
     // The time is drawn by the style sheet: the notice's text is its words alone.
     chat.time.element(new Date(), { quiet: true }).appendTo($line);
     $("<span class='notice-text'></span>").text(text).appendTo($line);
-    this.$box.append($line);
+    var firstUnsent = this.$box.children(UNSENT)[0];
+    if (firstUnsent) {
+      $line.insertBefore(firstUnsent);
+    } else {
+      this.$box.append($line);
+    }
     this.tidy($line);
     return $line;
   };
 
+  /*
+   * "New messages" above the first message after `lastRead` that someone else
+   * wrote (what the server counts as unread); null when there is none.
+   */
+  Timeline.prototype.markUnread = function (lastRead) {
+    var me = this.me;
+    this.$box.children(".unread-divider").remove();
+    var $first = this.$box.children(".message[data-id]").filter(function () {
+      return Number(this.getAttribute("data-id")) > lastRead &&
+        this.getAttribute("data-user") !== me;
+    }).first();
+    if (!$first.length) {
+      return null;
+    }
+    // Above the line's day separator, so that the separator stays its line's.
+    var $top = $first.prevUntil(":not(.day-separator)").last();
+    var $divider = $("<div class='unread-divider' role='separator'></div>")
+      .append($("<span></span>").text("New messages"))
+      .insertBefore($top.length ? $top : $first);
+    this.tidy($first);
+    return $divider;
+  };
+
+  /*
+   * Forget every stored line (the server will send the newest again). The
+   * reader's unsent lines stay: they are still to be sent.
+   */
   Timeline.prototype.clear = function () {
-    this.$box.empty();
+    this.$box.children().not(UNSENT).remove();
     this.byId = {};
     this.newest = null;
+    var first = this.$box.children(UNSENT)[0];
+    if (first) {
+      this.tidy($(first));
+    }
   };
 
   Timeline.prototype.newestId = function () {
     return this.newest;
+  };
+
+  /* The oldest message id shown (where scroll-back goes on from), or null. */
+  Timeline.prototype.oldestId = function () {
+    var first = this.$box.children(".message[data-id]")[0];
+    return first ? Number(first.getAttribute("data-id")) : null;
+  };
+
+  Timeline.prototype.line = function (id) {
+    return this.byId[id] || null;
   };
 
   /* Fix the day separator and grouping of a line that just arrived and of the line after it. */
@@ -169,7 +341,7 @@
     });
   };
 
-  chat.timeline = function ($box) {
-    return new Timeline($box);
+  chat.timeline = function ($box, options) {
+    return new Timeline($box, options);
   };
 })(jQuery);

@@ -1,0 +1,100 @@
+/*
+ * Scroll-back: older messages, 50 at a time, when the reader scrolls to the
+ * top of the box or presses #load-older (on the box's top edge, for keyboards);
+ * #history-start ("Start of #General") there once the server says nothing is
+ * left.
+ *
+ *   var scrollback = d09Chat.scrollback({ $box, $button, $start, timeline, scroll,
+ *     ask: function (before, limit, done) { ...; done(answer); }, ready: fn });
+ *   scrollback.entered(count, lastRead)  // the join history came
+ *   scrollback.reset()                   // the timeline was cleared
+ *
+ * The older lines go in through the timeline (ordered by id there) inside
+ * scroll.keep(): the line the reader looks at stays exactly where it is.
+ */
+(function ($) {
+  "use strict";
+
+  var chat = (window.d09Chat = window.d09Chat || {});
+
+  var PAGE = 50;          // messages asked for at a time
+  var JOIN_HISTORY = 3;   // a join history this short (nothing unread) is the whole room
+
+  function Scrollback(parts) {
+    var self = this;
+    $.extend(self, parts);
+    self.more = null;      // null: not known yet; false: the start is shown
+    self.loading = false;
+    self.generation = 0;   // +1 when the timeline is cleared: late answers are dropped
+    self.$button.on("click", function () {
+      self.load();
+    });
+    // Only a box that scrolls can be scrolled to its top: one that does not
+    // (the join history's 3 lines) loads through the button alone.
+    self.$box.on("scroll", function () {
+      if (this.scrollHeight > this.clientHeight && self.scroll.atTop()) {
+        self.load();
+      }
+    });
+  }
+
+  Scrollback.prototype.load = function () {
+    var self = this;
+    var before = self.timeline.oldestId();
+    if (self.loading || self.more === false || before === null || !self.ready()) {
+      return;
+    }
+    var generation = self.generation;
+    self.loading = true;
+    self.update();
+    self.ask(before, PAGE, function (answer) {
+      if (generation !== self.generation) {
+        return;
+      }
+      var messages = answer && answer.ok && Array.isArray(answer.messages) ? answer.messages : [];
+      self.scroll.keep(function () {
+        $.each(messages, function (_, message) {
+          self.timeline.upsert(message);
+        });
+        self.loading = false;
+        if (answer && answer.ok) {
+          self.more = !!answer.more && messages.length > 0;
+        }
+        self.update();
+      });
+    });
+  };
+
+  /* The join history: a short one with nothing unread is the whole room. */
+  Scrollback.prototype.entered = function (count, lastRead) {
+    if (lastRead === null && count < JOIN_HISTORY) {
+      this.more = false;
+    }
+    this.update();
+  };
+
+  Scrollback.prototype.reset = function () {
+    this.generation += 1;
+    this.loading = false;
+    this.more = null;
+    this.update();
+  };
+
+  Scrollback.prototype.update = function () {
+    var start = this.more === false;
+    var hadFocus = this.$button.is(":focus");
+    this.$start.prop("hidden", !start);
+    this.$button
+      .prop("hidden", start || this.timeline.oldestId() === null)
+      // Not disabled while loading: that would take a keyboard reader's focus away.
+      .attr("aria-busy", this.loading ? "true" : "false")
+      .text(this.loading ? "Loading older messages…" : "Load older messages");
+    if (hadFocus && this.$button.prop("hidden")) {
+      this.$box.trigger("focus");  // a keyboard reader stays in the box, not on the page
+    }
+  };
+
+  chat.scrollback = function (parts) {
+    return new Scrollback(parts);
+  };
+})(jQuery);
