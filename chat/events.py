@@ -299,14 +299,18 @@ class ChatNamespace(socketio.Namespace):
                 return self._failed(event, handler.database_error, RETRY_SOON)
             except (RedisError, RoomBusy, LockReentered):
                 logger.exception("Redis or a room lock failed in %s from %s", event, args[0])
-                return self._failed(event, UNAVAILABLE if event == "connect" else BUSY, RETRY_SOON)
+                unavailable = UNAVAILABLE if event == "connect" else BUSY
+                return self._failed(event, unavailable, RETRY_SOON)
 
     @staticmethod
     def _failed(event, error, retry_after=None):
         """What the client gets: an ack error, or for a connect a refusal that
         says when to retry if it passes by itself (``{"retry_after": s}``)."""
         if event != "connect":
-            return {"ok": False, "error": error}
+            if retry_after is None:
+                return {"ok": False, "error": error}
+            # It passes by itself: a client may send the same again after that long.
+            return {"ok": False, "error": error, "retry_after": retry_after}
         if retry_after is None:
             raise socketio.exceptions.ConnectionRefusedError(error)
         raise socketio.exceptions.ConnectionRefusedError(error, {"retry_after": retry_after})

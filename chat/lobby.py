@@ -24,6 +24,7 @@ class Lobby:
         self.server.enter_room(sid, EVERYONE, namespace=NAMESPACE)
         self.server.enter_room(sid, own_room(visitor.user_id), namespace=NAMESPACE)
         unread = reading.unread_counts(visitor.user_id)
+        newest = reading.newest_ids()
         rooms = [
             {
                 "room": room.slug,
@@ -31,6 +32,9 @@ class Lobby:
                 "online": self.presence.count(room.slug),
                 # None: never opened, so nothing is unread there (and nothing counts).
                 "unread": unread.get(room.slug),
+                # The newest message counted: an `activity` at or below it came
+                # before this list (through Redis it may arrive after it).
+                "newest": newest.get(room.slug, 0),
             }
             for room in Room.objects.all()
         ]

@@ -4,7 +4,7 @@ reader gets. Plain queries, no sockets."""
 import contextlib
 
 from django.db import IntegrityError
-from django.db.models import Count, F
+from django.db.models import Count, F, Max
 
 from chat import messages
 from chat.models import Message, ReadMark
@@ -96,6 +96,12 @@ def unread_count(user_id, room_id):
     if mark is None:
         return 0
     return Message.objects.filter(room_id=room_id, id__gt=mark).exclude(author_id=user_id).count()
+
+
+def newest_ids():
+    """``{room slug: id of its newest message}`` (one grouped query)."""
+    rows = Message.objects.values("room__slug").annotate(newest=Max("id"))
+    return {row["room__slug"]: row["newest"] for row in rows}
 
 
 def unread_counts(user_id):

@@ -63,10 +63,11 @@ def test_a_handler_runs_on_its_own_stack_and_its_ack_comes_back(server, probe):
 @pytest.mark.parametrize(
     ("failure", "answer"),
     [
-        (Refused("Not like that."), "Not like that."),
-        (DatabaseError("locked"), "The database failed."),
-        (RedisConnectionError("down"), events.BUSY),
-        (RoomBusy("general"), events.BUSY),
+        (Refused("Not like that."), {"error": "Not like that."}),
+        (Refused("Slow down.", retry_after=3), {"error": "Slow down.", "retry_after": 3}),
+        (DatabaseError("locked"), {"error": "The database failed.", "retry_after": 2}),
+        (RedisConnectionError("down"), {"error": events.BUSY, "retry_after": 2}),
+        (RoomBusy("general"), {"error": events.BUSY, "retry_after": 2}),
     ],
 )
 def test_known_failures_become_ack_errors(server, probe, failure, answer):
@@ -75,7 +76,7 @@ def test_known_failures_become_ack_errors(server, probe, failure, answer):
 
     probe.body = staticmethod(fail)
     emit_from_reader(server, '22["probe",{}]')
-    assert server.acks == [[{"ok": False, "error": answer}]]
+    assert server.acks == [[{"ok": False, **answer}]]
 
 
 def test_an_unknown_event_gets_an_ack_error_with_its_name_shortened(server):
