@@ -40,8 +40,10 @@ from d09.runtime.fresh_stack import run_on_fresh_stack
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "The chat is unavailable right now: reload the page in a moment."
+UNAVAILABLE = "The chat is unavailable right now: trying again in a moment."
 BUSY = "The chat is busy, please try again."
+TOO_MANY_CONNECTIONS = "Too many connection attempts: try again in {wait}."
+TOO_FAST = "You are sending messages too fast: wait {wait}."
 RETRY_SOON = 2  # seconds: database or Redis trouble usually passes
 PENDING_ADDRESS = "d09.pending_address"  # environ key: a session not logged in yet
 EMPTY = Schema(not_an_object="Send an empty object: {}.")
@@ -141,8 +143,7 @@ def connect(chat, sid, environ, auth=None):
     """Admit a logged-in user into a room: history, then the notices."""
     member, request = admit(environ, auth)
     chat.logged_in(environ)
-    refusal = "Too many connection attempts: try again in {wait}."
-    refuse_if_limited(chat.connect_limit, member.user_id, refusal)
+    refuse_if_limited(chat.connect_limit, member.user_id, TOO_MANY_CONNECTIONS)
     chat.rooms.join(sid, member, request.after, request.since)
 
 
@@ -151,8 +152,7 @@ def lobby_connect(chat, sid, environ, auth=None):
     """Open the room list: every room's counts now (``rooms``), changes later."""
     visitor = admit_visitor(environ)
     chat.logged_in(environ)
-    refusal = "Too many connection attempts: try again in {wait}."
-    refuse_if_limited(chat.connect_limit, visitor.user_id, refusal)
+    refuse_if_limited(chat.connect_limit, visitor.user_id, TOO_MANY_CONNECTIONS)
     chat.registry.add(sid, visitor)
     chat.lobby.enter(sid, visitor)
 
@@ -175,9 +175,7 @@ def message(chat, sid, *payload):
     (plus ``"duplicate": true`` when its ``client_message_id`` was sent before)."""
     member = chat.member(sid)
     fields = messages.clean_message(*payload)
-    refuse_if_limited(
-        chat.message_limit, member.user_id, "You are sending messages too fast: wait {wait}."
-    )
+    refuse_if_limited(chat.message_limit, member.user_id, TOO_FAST)
     message, stored = chat.rooms.post(member, fields["text"], fields["client_message_id"])
     if not stored:
         return {"ok": True, "id": message["id"], "duplicate": True}
@@ -189,9 +187,7 @@ def edit(chat, sid, *payload):
     """Give one's own message a new text within MESSAGE_EDIT_MINUTES; ack like ``message``."""
     member = chat.member(sid)
     request = moderation.EDIT.validate(*payload)
-    refuse_if_limited(
-        chat.message_limit, member.user_id, "You are sending messages too fast: wait {wait}."
-    )
+    refuse_if_limited(chat.message_limit, member.user_id, TOO_FAST)
     updated = chat.rooms.edit(member, request["id"], request["text"])
     return {"ok": True, "id": updated["id"]}
 
