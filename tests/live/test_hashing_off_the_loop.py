@@ -62,8 +62,10 @@ def test_a_chat_client_is_answered_promptly_while_passwords_hash(servers):
 
     assert len(statuses) == len(hashing)
     assert all(status == expected for status, expected in statuses), statuses
-    # Each request took at least one hash; the chat was answered all along, each ack
+    # Each request took at least one hash; the chat was answered all along, acks
     # in a fraction of one hash. With hashing on the loop an ack waits for the hash
-    # under way, and for the next ones: a few acks, each as slow as a login.
+    # under way, and for the next ones: a few acks, each as slow as a login. (The
+    # median, not the slowest: on a loaded machine one ack may wait for the CPU.)
     assert len(latencies) >= 10, (latencies, durations)
-    assert max(latencies) < min(durations) / 2, (latencies, durations)
+    median = sorted(latencies)[len(latencies) // 2]
+    assert median < min(durations) / 4, (latencies, durations)
