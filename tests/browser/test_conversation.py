@@ -18,6 +18,7 @@ from tests.support.browser import (
     make_staff,
     offline,
     post_messages,
+    received_frames,
     say,
     sent_events,
     set_time_zone,
@@ -144,7 +145,7 @@ def test_the_page_says_when_its_reader_types_at_most_every_three_seconds(
 
 def test_an_edit_and_a_delete_update_every_open_page(server, browsers, fresh_room):
     alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
-    bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
+    bob = enter_room(tap_the_wire(browsers.new()), server.url, "bob", fresh_room)
     first, second, edited = unique("first words"), unique("to be deleted"), unique("better words")
     say(alice, first)
     say(alice, second)
@@ -192,6 +193,14 @@ def test_an_edit_and_a_delete_update_every_open_page(server, browsers, fresh_roo
         assert placeholder.find_element("css selector", ".author").text == "alice"
         assert second not in driver.page_source
         assert controls(driver, placeholder) == []
+
+    # A broadcast that took longer than the changes after it (through Redis, say)
+    # does not bring an older state back: the line keeps its newest one.
+    for late in received_frames(bob, "message"):
+        bob.execute_script("window.d09Deliver(arguments[0])", late)
+    assert line_of(bob, edited).find_element("css selector", ".edited").text == "(edited)"
+    assert f"alice: {first}" not in lines(bob)
+    assert second not in bob.page_source
 
 
 def test_the_controls_follow_the_author_and_staff_rules(server, browsers, fresh_room):
