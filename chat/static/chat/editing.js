@@ -94,7 +94,7 @@
       .text("Cancel").appendTo($bar);
     $("<span class='editor-hint'></span>").text("Enter to save, Escape to cancel").appendTo($bar);
     $("<div class='edit-error' role='alert'></div>").appendTo($form);
-    $line.addClass("editing").children(".message-body").append($form);
+    $line.addClass("editing").append($form);
     this.fit($input[0]);
     var end = $input.val().length;
     $input.trigger("focus");

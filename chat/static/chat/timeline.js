@@ -103,23 +103,24 @@
       .appendTo($line);
     $("<span class='author'></span>").text(user).appendTo($line);
     chat.time.element(created).appendTo($line);
-    var $body = $("<div class='message-body'></div>").appendTo($line);
     if (message.deleted) {
       $line.addClass("deleted");
-      $("<span class='deleted-note'></span>").text("message deleted").appendTo($body);
+      $("<span class='deleted-note'></span>").text("message deleted").appendTo($line);
       return $line;
     }
-    var $text = $("<span class='text'></span>").appendTo($body);
+    var $text = $("<span class='text'></span>").appendTo($line);
     chat.mentions.fill($text, String(message.text), mentions);
     if ($.inArray(this.me, mentions) !== -1) {
       $line.addClass("mention");
     }
     if (message.edited) {
       var edited = new Date(message.edited);
-      $body.append(" ", $("<span class='edited'></span>").text("(edited)")
+      $line.addClass("was-edited");
+      $("<span class='edited'></span>").text("(edited)")
         .attr("title", "Edited " + edited.toLocaleString([], {
           dateStyle: "full", timeStyle: "medium"
-        })));
+        }))
+        .appendTo($line);
     }
     if (message.state === "pending") {
       $line.addClass("pending");
@@ -246,7 +247,7 @@
         return;
       }
       if ($editor.length) {
-        $line.addClass("editing").children(".message-body").append($editor);
+        $line.addClass("editing").append($editor);
       }
       var $actions = $line.children(".message-actions");
       if ($confirm.length && $actions.length) {
