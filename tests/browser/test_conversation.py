@@ -61,8 +61,9 @@ def controls(driver, line):
 
 
 def use(driver, line, control):
-    """Point at the line (its controls show), then press one of them."""
-    ActionChains(driver).move_to_element(line).perform()
+    """Point at the line and tap it (its controls show, with a mouse or on a
+    touch screen), then press one of them."""
+    ActionChains(driver).move_to_element(line).click().perform()
     button = line.find_element("css selector", control)
     wait_for(driver, lambda d: button.is_displayed(), message=f"{control} shown")
     button.click()

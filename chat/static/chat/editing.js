@@ -7,7 +7,8 @@
  *     remove: function (id, done) { ...; done(answer); },
  *     showError: function (text) { ... } });
  *
- * Edit opens a small form in place of the text (`.message-editor`): Enter
+ * A line shows its controls while pointed at or focused, or on touch screens
+ * once tapped (`.show-actions`). Edit opens a small form in place of the text (`.message-editor`): Enter
  * saves (Shift+Enter: a new line), Escape or Cancel closes it; the server's
  * refusal shows in the form, which stays open. Delete asks first, inline
  * ("Delete? Yes / No", `.delete-confirm`; Escape is No); a refusal shows in
@@ -21,6 +22,8 @@
   var chat = (window.d09Chat = window.d09Chat || {});
 
   var EDITOR_MAX_ROWS = 6;
+  // Without hover (touch screens) a line shows its controls once tapped.
+  var NO_HOVER = !!(window.matchMedia && window.matchMedia("(hover: none)").matches);
 
   function idOf(element) {
     return Number($(element).closest(".message").attr("data-id"));
@@ -30,6 +33,13 @@
     var self = this;
     $.extend(self, parts);
     var $box = self.$box;
+    $box.on("click", ".message.has-actions", function (event) {
+      if (NO_HOVER && !$(event.target).closest("button, a, .message-editor").length) {
+        var show = !$(this).hasClass("show-actions");
+        $box.children(".show-actions").removeClass("show-actions");
+        $(this).toggleClass("show-actions", show);
+      }
+    });
     $box.on("click", ".message .edit-message", function () {
       self.open($(this).closest(".message"));
     });
