@@ -369,10 +369,13 @@ def test_a_muted_user_sees_why(server, browsers, fresh_room):
 def test_a_page_offline_during_an_edit_and_a_delete_shows_both_after_it_reconnects(
     server, browsers, fresh_room, carol_talks
 ):
-    """bob's page loses its connection while carol edits, deletes and posts; back,
-    it shows exactly what alice's page, which never left, shows."""
+    """bob's page loses its connection while carol edits, deletes and posts (and
+    his own edit cannot go: the form says so); back, it shows exactly what alice's
+    page, which never left, shows."""
     alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
     bob = enter_room(tap_the_wire(switchable(browsers.new())), server.url, "bob", fresh_room)
+    own = unique("bob's own")
+    say(bob, own)
     texts = [unique(f"carol {n}") for n in range(3)]
     ids = [carol_talks.post(text) for text in texts]
     for driver in (alice, bob):
@@ -386,14 +389,20 @@ def test_a_page_offline_during_an_edit_and_a_delete_shows_both_after_it_reconnec
     gone = carol_talks.post(unique("posted and deleted while bob was away"))
     assert carol_talks.call({"id": gone}, event="delete")["ok"]
     wait_for(alice, lambda d: len(d.find_elements("css selector", ".message.deleted")) == 2)
+    use(bob, line_of(bob, own), ".edit-message")
+    bob.switch_to.active_element.send_keys(" (edited offline)", Keys.ENTER)
+    error = wait_for(bob, lambda d: d.find_element("css selector", ".edit-error").text)
+    assert error == "Not connected to the chat: try again once it is back."
+    bob.switch_to.active_element.send_keys(Keys.ESCAPE)
 
     offline(bob, off=False)
     wait_ready(bob, message="bob back")
     wait_for(bob, lambda d: conversation(d) == conversation(alice), message="the same messages")
     shown = conversation(bob)
-    assert [m[0] for m in shown] == [*ids, posted, gone]
-    assert shown[0][2:] == ["carol 0, edited", True]
-    assert shown[1][1] and shown[4][1]  # deleted
+    assert [m[0] for m in shown][1:] == [*ids, posted, gone]
+    assert shown[0][2:] == [own, False]
+    assert shown[1][2:] == ["carol 0, edited", True]
+    assert shown[2][1] and shown[5][1]  # deleted
     assert texts[1] not in bob.page_source
     # It asked for the changes after the last one it had seen.
     connects = [f for f in bob.execute_script("return window.d09Sent") if f.startswith("40")]
