@@ -8,15 +8,18 @@ and is injected by the test: the app never serves it."""
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 
 from tests.support.browser import (
     console,
     enter_room,
     log_in,
+    make_staff,
     say,
     set_color_scheme,
     set_phone,
     set_theme,
+    type_message,
     unique,
     wait_for,
     wait_line,
@@ -136,3 +139,34 @@ def test_pages_run_without_console_errors(server, browsers, fresh_room):
     wait_line(alice, "bob has joined the chat")
     errors = [entry for entry in console(alice) if entry["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_no_serious_violations_in_a_conversation(
+    server, browsers, fresh_room, axe_source, carol_talks
+):
+    """A moderator's room with every control of issue 14 open at once: an edit
+    under way, the "@" list, the moderation panel, a delete question, a mention,
+    a deleted line, someone typing; light and dark."""
+    mod = enter_room(browsers.new(), server.url, make_staff(server, "mod"), fresh_room)
+    gone = carol_talks.post("soon gone")
+    carol_talks.post("@mod have a look")
+    assert carol_talks.call({"id": gone}, event="delete")["ok"]
+    say(mod, "first words")
+    say(mod, "second words")
+    wait_for(mod, lambda d: d.find_elements("css selector", ".message.deleted"))
+    own = mod.find_elements("css selector", ".message[data-user=mod]")
+    ActionChains(mod).move_to_element(own[0]).click().perform()
+    own[0].find_element("css selector", ".edit-message").click()
+    ActionChains(mod).move_to_element(own[1]).click().perform()
+    own[1].find_element("css selector", ".delete-message").click()
+    assert carol_talks.call({"typing": True}, event="typing")["ok"]
+    mod.find_element("css selector", "#users .moderate-user").click()
+    type_message(mod, "@")
+    wait_for(mod, lambda d: d.find_element("id", "mention-list").is_displayed())
+    wait_for(mod, lambda d: d.find_element("id", "typing").text == "carol is typing…")
+    found = {}
+    for scheme in ("light", "dark"):
+        set_theme(mod, scheme)
+        found[scheme] = serious_violations(mod, axe_source)
+    problems = [f"{scheme}: {v}" for scheme, vs in found.items() for v in vs]
+    assert not problems, "\n".join(problems)

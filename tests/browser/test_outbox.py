@@ -1,7 +1,8 @@
 """Every message exactly once, from the keyboard to every screen (issue 12):
 the page shows a line pending at once, keeps unacknowledged lines in an outbox
 (sessionStorage) and sends them again with the same client_message_id after a
-lost ack, a restart or a reload; a refused line shows why, with Retry and
+lost ack, a restart or a reload; a line refused for a while (retry_after) goes
+again by itself, in order; a line refused for good shows why, with Retry and
 Discard. The server is the real one; its database is read with manage.py."""
 
 import json
@@ -15,9 +16,12 @@ from selenium.webdriver.common.keys import Keys
 from tests.support.browser import (
     enter_room,
     lines,
+    make_staff,
+    offline,
     say,
     sent_events,
     submit,
+    switchable,
     tap_the_wire,
     type_message,
     unique,
@@ -25,42 +29,9 @@ from tests.support.browser import (
     wait_line,
     wait_ready,
 )
-from tests.support.server import wait_until
+from tests.support.server import DEMO_PASSWORD, login, wait_until
 
 pytestmark = pytest.mark.browser
-
-# Installed the same way: while the tab's sessionStorage holds "d09-test-offline",
-# the page's WebSockets go to a port where nothing listens (the chat is
-# unreachable, the pages are not).
-OFFLINE_SWITCH = """
-(function () {
-  var Native = window.WebSocket;
-  function Switched(url, protocols) {
-    if (window.sessionStorage.getItem("d09-test-offline")) {
-      url = url.replace(/\\/\\/[^\\/]+/, "//127.0.0.1:9");
-    }
-    return protocols === undefined ? new Native(url) : new Native(url, protocols);
-  }
-  Switched.prototype = Native.prototype;
-  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (name) {
-    Switched[name] = Native[name];
-  });
-  window.WebSocket = Switched;
-})();
-"""
-
-
-def switchable(driver):
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": OFFLINE_SWITCH})
-    return driver
-
-
-def offline(driver, off=True):
-    """Make the chat's socket unreachable from this tab (from its next attempt on)."""
-    if off:
-        driver.execute_script("sessionStorage.setItem('d09-test-offline', '1')")
-    else:
-        driver.execute_script("sessionStorage.removeItem('d09-test-offline')")
 
 
 def sent_messages(driver):
@@ -254,36 +225,100 @@ def test_pending_messages_survive_a_reload(servers, browsers):
     assert outbox(alice) == []
 
 
-def test_a_refused_message_can_be_retried(servers, browsers):
-    """Refused (too fast): the line shows why, with Retry and Discard, and the
-    text stays; Retry sends it (again with its id) and it becomes a normal line."""
-    tight = servers.start(MESSAGE_RATE_BURST="1", MESSAGE_RATE_PER_MINUTE="60")
-    alice = enter_room(browsers.new(), tight.url, "alice", "general")
-    bob = enter_room(browsers.new(), tight.url, "bob", "general")
-    first, second = unique("first"), unique("second, too fast")
-    submit(alice, first)
-    submit(alice, second)  # at once: the bucket has no token left for it
+def test_a_refused_message_can_be_retried(server, browsers, fresh_room, clients):
+    """Refused for as long as a moderator says (muted: no retry_after): the line
+    shows why, with Retry and Discard, and the text stays; once the mute is
+    lifted, Retry sends it (again with its id) and it becomes a normal line."""
+    moderator = clients.open(
+        login(server.url, make_staff(server, "mod"), DEMO_PASSWORD), fresh_room
+    )
+    alice = enter_room(browsers.new(), server.url, "alice", fresh_room)
+    bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
+    assert moderator.call({"user": "alice", "minutes": 5}, event="mute")["ok"]
+    wait_for(
+        alice, lambda d: any(line.startswith("alice was muted by mod until") for line in lines(d))
+    )
+    text = unique("said while muted")
+    submit(alice, text)
     failed = wait_for(alice, lambda d: d.find_elements("css selector", ".message.failed"))[0]
-    assert failed.find_element("css selector", ".text").text == second
-    assert "too fast" in failed.find_element("css selector", ".message-state").text
-    assert "too fast" in alice.find_element("id", "message-error").text
+    assert failed.find_element("css selector", ".text").text == text
+    assert (
+        "You are muted in this room until"
+        in failed.find_element("css selector", ".message-state").text
+    )
+    assert "You are muted in this room until" in alice.find_element("id", "message-error").text
     assert failed.find_element("css selector", "button.retry").text == "Retry"
     assert failed.find_element("css selector", "button.discard").text == "Discard"
-    assert [(e["text"], e["state"]) for e in outbox(alice)] == [(second, "failed")]
+    assert [(e["text"], e["state"]) for e in outbox(alice)] == [(text, "failed")]
     cid = failed.get_attribute("data-client-id")
 
-    def retried(driver):
-        # The bucket refills one line a second: press Retry until it is taken.
-        for button in driver.find_elements("css selector", ".message.failed button.retry"):
-            button.click()
-        return not unsent(driver) and f"alice: {second}" in lines(driver)
-
-    wait_for(alice, retried, timeout=30, message="retried until sent")
-    wait_line(bob, f"alice: {second}")
-    assert [cid for _, cid in stored(tight, second)] == [cid]  # once, with its first id
+    assert moderator.call({"user": "alice"}, event="unmute")["ok"]
+    wait_line(alice, "alice can write again")
+    failed.find_element("css selector", "button.retry").click()
+    wait_for(alice, lambda d: not unsent(d) and f"alice: {text}" in lines(d), message="sent")
+    wait_line(bob, f"alice: {text}")
+    assert [cid for _, cid in stored(server, text)] == [cid]  # once, with its first id
     for driver in (alice, bob):
-        assert lines(driver).count(f"alice: {second}") == 1
+        assert lines(driver).count(f"alice: {text}") == 1
     assert alice.find_element("id", "message-error").text == ""
+    assert outbox(alice) == []
+
+
+def test_lines_refused_for_a_while_go_again_by_themselves_in_order(servers, browsers):
+    """Too fast (a refusal with retry_after): the line stays pending and says
+    why, then goes by itself after that long, with its id, and the lines typed
+    after it follow in order; nothing shows failed."""
+    tight = servers.start(MESSAGE_RATE_BURST="2", MESSAGE_RATE_PER_MINUTE="60")
+    alice = enter_room(tap_the_wire(browsers.new()), tight.url, "alice", "general")
+    texts = [unique(f"burst {n}") for n in range(5)]
+    for text in texts:
+        submit(alice, text)
+    wait_for(
+        alice,
+        lambda d: (
+            "too fast"
+            in " ".join(
+                e.text for e in d.find_elements("css selector", ".message.pending .message-state")
+            )
+        ),
+        message="a held line says why",
+    )
+    assert not alice.find_elements("css selector", ".message.failed")
+    wait_for(alice, lambda d: not unsent(d), timeout=30, message="all sent")
+    assert not alice.find_elements("css selector", ".message.failed")
+    ids = [stored(tight, text) for text in texts]
+    assert all(len(rows) == 1 for rows in ids)
+    assert [rows[0][0] for rows in ids] == sorted(rows[0][0] for rows in ids)  # typed order
+    sent = sent_messages(alice)
+    assert [t for t, _ in sent if t == texts[2]] == [texts[2], texts[2]]  # sent again...
+    assert len({c for t, c in sent if t == texts[2]}) == 1  # ...with its id
+    assert [line for line in lines(alice) if "burst" in line] == [f"alice: {t}" for t in texts]
+
+
+def test_twelve_lines_typed_offline_are_all_delivered_once(servers, browsers):
+    """More lines typed offline than the flood limit's burst (10): on reconnect
+    the page sends them all, one after another, waiting when the server says so;
+    each is stored once, in the order typed, and no line shows failed."""
+    own = servers.start(MESSAGE_RATE_BURST="10", MESSAGE_RATE_PER_MINUTE="120")
+    alice = enter_room(browsers.new(), own.url, "alice", "general")
+    bob = enter_room(browsers.new(), own.url, "bob", "general")
+    own.stop()
+    wait_for(alice, lambda d: "reconnecting" in status(d), message="reconnecting shown")
+    texts = [unique(f"offline line {n}") for n in range(12)]
+    for text in texts:
+        send_now(alice, text)
+    assert unsent(alice) == [("pending", text) for text in texts]
+    wait_for(alice, lambda d: "12 messages will be sent" in status(d), message="promise shown")
+
+    own.start()
+    wait_for(alice, lambda d: not unsent(d), timeout=40, message="all delivered")
+    wait_line(bob, f"alice: {texts[-1]}", timeout=30)
+    rows = [stored(own, text) for text in texts]
+    assert [len(found) for found in rows] == [1] * 12
+    assert [found[0][0] for found in rows] == sorted(found[0][0] for found in rows)
+    for driver in (alice, bob):
+        shown = [line for line in lines(driver) if "offline line" in line]
+        assert shown == [f"alice: {text}" for text in texts]
     assert outbox(alice) == []
 
 

@@ -7,7 +7,14 @@ import uuid
 
 import pytest
 
-from tests.support.browser import enter_room, log_in, wait_for, wait_line
+from tests.support.browser import (
+    enter_room,
+    log_in,
+    received_frames,
+    tap_the_wire,
+    wait_for,
+    wait_line,
+)
 from tests.support.server import DEMO_PASSWORD, login
 
 pytestmark = pytest.mark.browser
@@ -124,3 +131,28 @@ def test_reading_a_room_in_another_tab_clears_its_count(server, browsers, client
     # The newest is in view in a focused tab: read; the list's count goes.
     bob.switch_to.window(list_tab)
     wait_for(bob, lambda d: counts(d, fresh_room)[1] is None, message="count gone")
+
+
+def test_an_activity_already_in_the_counts_is_not_counted_again(
+    server, browsers, clients, fresh_room
+):
+    """The counts of ``rooms`` hold every message up to each room's ``newest``:
+    an ``activity`` at or below it (one still on its way when the list
+    connected) is not counted a second time; a newer one is."""
+    bob = visit(server, browsers, "bob", fresh_room)
+    tap_the_wire(bob)
+    bob.refresh()
+    wait_for(bob, lambda d: counts(d, fresh_room) == (0, None), message="nothing unread")
+    carol = clients.open(login(server.url, "carol", DEMO_PASSWORD), fresh_room)
+    first = carol.send("counted once")["id"]
+    wait_for(bob, lambda d: counts(d, fresh_room)[1] == 1, message="1 unread")
+    (late,) = received_frames(bob, "activity")  # the real frame, to be delivered again late
+
+    bob.refresh()  # a new list: its rooms count that message already
+    wait_for(bob, lambda d: counts(d, fresh_room) == (1, 1), message="counted by rooms")
+    assert newest_counted(bob, fresh_room) == first
+    bob.execute_script("window.d09Deliver(arguments[0])", late)
+    assert counts(bob, fresh_room)[1] == 1
+
+    carol.send("a new one")
+    wait_for(bob, lambda d: counts(d, fresh_room)[1] == 2, message="a newer one counts")

@@ -5,10 +5,12 @@ temporary folder), for people to look at; never committed."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from tests.support.browser import (
     enter_room,
+    make_staff,
     post_messages,
     save_screenshot,
     say,
@@ -99,4 +101,43 @@ def test_screenshots_of_unread_pending_and_failed_lines(server, browsers, fresh_
     for scheme in ("light", "dark"):
         set_theme(bob, scheme)
         shots.append(save_screenshot(bob, f"room-unread-and-pending-{scheme}"))
+    assert all(path.stat().st_size > 10_000 for path in shots)
+
+
+def test_screenshots_of_a_conversation(server, browsers, fresh_room, carol_talks):
+    """Through a moderator's eyes: an edited line, a deleted one, a mention of the
+    reader, someone typing, a line's controls, an edit under way, the "@" list
+    and the moderation panel."""
+    moderator = make_staff(server, "mod")
+    carol_talks.post("Release notes are in the wiki.")
+    gone = carol_talks.post("(pasted the wrong link, sorry)")
+    mod = enter_room(browsers.new(), server.url, moderator, fresh_room)
+    say(mod, "Thanks! I'll read them after lunch.")
+    say(mod, "Can someone check the changelog tonight?")
+    assert carol_talks.call({"id": gone}, event="delete")["ok"]
+    carol_talks.post("@mod the changelog is done, have a look")
+    say(mod, "Shipping at 3.")
+    line = mod.find_elements("css selector", ".message.has-actions")[-1]
+    ActionChains(mod).move_to_element(line).click().perform()
+    line.find_element("css selector", ".edit-message").click()
+    mod.switch_to.active_element.send_keys(Keys.END, " Or 4.", Keys.ENTER)
+    wait_for(mod, lambda d: d.find_elements("css selector", ".message .edited"))
+    editing = mod.find_elements("css selector", ".message[data-user=mod]")[-2]
+    ActionChains(mod).move_to_element(editing).click().perform()
+    editing.find_element("css selector", ".edit-message").click()
+    assert carol_talks.call({"typing": True}, event="typing")["ok"]
+    wait_for(mod, lambda d: d.find_element("id", "typing").text == "carol is typing…")
+    mod.find_element("css selector", "#users .moderate-user").click()
+    ActionChains(mod).move_to_element(
+        mod.find_elements("css selector", ".message")[0]
+    ).click().perform()
+    type_message(mod, "Thanks @")
+    wait_for(mod, lambda d: d.find_element("id", "mention-list").is_displayed())
+
+    shots = []
+    for scheme in ("light", "dark"):
+        set_theme(mod, scheme)
+        shots.append(save_screenshot(mod, f"room-conversation-{scheme}"))
+    set_phone(mod)
+    shots.append(save_screenshot(mod, "room-conversation-phone-dark"))
     assert all(path.stat().st_size > 10_000 for path in shots)

@@ -244,13 +244,18 @@ def post_messages(server, room, messages):
 # The page's wire, for tests that must know what it sent or lose what it gets.
 
 # Installed before any page script runs (DevTools, so the page's CSP does not
-# apply): every frame the page sends is kept in window.d09Sent, and incoming
-# frames matching window.d09Drop (a regular expression's source) are dropped
-# before the page sees them, as if the network had lost them.
+# apply): every frame the page sends is kept in window.d09Sent, every frame it
+# receives in window.d09Received, and incoming frames matching window.d09Drop
+# (a regular expression's source) are dropped before the page sees them, as if
+# the network had lost them. window.d09Deliver(frame) hands a frame to the
+# page's newest open socket as if it had just arrived (a frame that the network
+# held back, delivered late).
 WIRE_TAP = """
 (function () {
   window.d09Sent = [];
+  window.d09Received = [];
   window.d09Drop = null;
+  var newest = null;
   var send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (data) {
     window.d09Sent.push(String(data));
@@ -261,7 +266,12 @@ WIRE_TAP = """
     configurable: true,
     get: onmessage.get,
     set: function (handler) {
+      var ws = this;
+      newest = { ws: ws, handler: handler };
       onmessage.set.call(this, function (event) {
+        if (typeof event.data === "string") {
+          window.d09Received.push(event.data);
+        }
         if (window.d09Drop && typeof event.data === "string" &&
             new RegExp(window.d09Drop).test(event.data)) {
           return undefined;
@@ -270,6 +280,9 @@ WIRE_TAP = """
       });
     }
   });
+  window.d09Deliver = function (frame) {
+    newest.handler.call(newest.ws, new MessageEvent("message", { data: frame }));
+  };
 })();
 """
 
@@ -281,14 +294,84 @@ def tap_the_wire(driver):
     return driver
 
 
-def sent_events(driver, name, window="window"):
-    """The payloads of the ``name`` events the page sent (``window``: another
-    window's expression, e.g. ``window.opener``)."""
+def events_in(frames, name):
+    """The payloads of the ``name`` events among Socket.IO frames."""
     found = []
-    for frame in driver.execute_script(f"return {window}.d09Sent || []"):
+    for frame in frames:
         match = re.match(r"42(?:/[^,]*,)?\d*(\[.*)", frame, re.S)
         if match:
             event = json.loads(match.group(1))
             if event[0] == name:
                 found.append(event[1] if len(event) > 1 else None)
     return found
+
+
+def sent_events(driver, name, window="window"):
+    """The payloads of the ``name`` events the page sent (``window``: another
+    window's expression, e.g. ``window.opener``)."""
+    return events_in(driver.execute_script(f"return {window}.d09Sent || []"), name)
+
+
+def received_frames(driver, name):
+    """The frames of the ``name`` events the page received, as they came."""
+    return [
+        frame
+        for frame in driver.execute_script("return window.d09Received || []")
+        if events_in([frame], name)
+    ]
+
+
+# Installed the same way: while the tab's sessionStorage holds "d09-test-offline",
+# the page's WebSockets go to a port where nothing listens (the chat is
+# unreachable, the pages are not). window.d09Sockets holds the page's sockets,
+# so that a test can cut the ones open.
+OFFLINE_SWITCH = """
+(function () {
+  var Native = window.WebSocket;
+  window.d09Sockets = [];
+  function Switched(url, protocols) {
+    if (window.sessionStorage.getItem("d09-test-offline")) {
+      url = url.replace(/\\/\\/[^\\/]+/, "//127.0.0.1:9");
+    }
+    var ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    window.d09Sockets.push(ws);
+    return ws;
+  }
+  Switched.prototype = Native.prototype;
+  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (name) {
+    Switched[name] = Native[name];
+  });
+  window.WebSocket = Switched;
+})();
+"""
+
+
+def switchable(driver):
+    """Let the test take this browser's chat offline (``offline``), for every page
+    loaded from now on."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": OFFLINE_SWITCH})
+    return driver
+
+
+def offline(driver, off=True, cut=False):
+    """Make the chat's socket unreachable from this tab (from its next attempt
+    on; ``cut``: the open ones are closed now, as a network that drops does), or
+    reachable again."""
+    if off:
+        driver.execute_script("sessionStorage.setItem('d09-test-offline', '1')")
+    else:
+        driver.execute_script("sessionStorage.removeItem('d09-test-offline')")
+    if cut:
+        driver.execute_script("window.d09Sockets.forEach(function (ws) { ws.close(); });")
+
+
+def make_staff(server, username):
+    """A staff user (``is_staff``) who logs in with the demo password (made if missing)."""
+    server.create_users([username], DEMO_PASSWORD)
+    server.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.filter(username={username!r}).update(is_staff=True)",
+    )
+    return username

@@ -3,22 +3,29 @@
  * parts of the page, each in its own file:
  *
  *   time.js        local times and day labels
+ *   mentions.js    "@name" highlighted in messages, "@" completion in the composer
  *   timeline.js    the lines of #messages: one per message id, in id order
  *   scroll.js      the scroll manager and the #new-messages button
  *   outbox.js      the reader's lines the server has not stored yet (sessionStorage)
  *   scrollback.js  older messages: #load-older, #history-start
  *   reading.js     read marks: "read" when the newest message is seen
- *   composer.js    #message-input, #send-button, #message-error
- *   people.js      #users and its "3 online" toggle on phones
+ *   editing.js     edit in place, delete after a question
+ *   composer.js    #message-input, #send-button, #message-error, typing news
+ *   typing.js      #typing: who else is typing
+ *   people.js      #users and its "3 online" toggle on phones; staff: muting
  *   viewport.js    phones: the room fits above the on-screen keyboard
  *
  * The page's state is `state`, and how the page looks for each phase of the
  * connection is decided in one place, enter(). Every line the reader types
  * leaves through send(), which puts it in the outbox and shows it pending at
- * once; transmit() sends an outbox entry whenever the socket is connected (at
- * once, and again for every entry still pending at each connect: same
- * client_message_id, so the server stores it once). window.chatReady is true
- * once the socket is connected and the history shown.
+ * once; pump() sends the outbox's pending entries whenever the socket is
+ * connected, one at a time in the order typed (at once, and again for every
+ * entry still pending at each connect: same client_message_id, so the server
+ * stores it once; a refusal that passes by itself, `retry_after`, holds the
+ * line and those after it for that long). The page reconnects with `since`,
+ * the greatest change number (`seq`) it has seen, and applies the changes it
+ * missed by id. window.chatReady is true once the socket is connected and the
+ * history shown.
  */
 (function ($) {
   "use strict";
@@ -36,24 +43,74 @@
     reconnecting: null,    // what the status line says about the next attempt
     endedReason: null,     // why the server ended the session, when it said so
     historyShown: false,   // the join history is in; a later history is what was missed
+    seq: null,             // the greatest change number seen (history and room events)
+    staff: $chat.attr("data-staff") === "true",
+    sending: null,         // the outbox entry on its way (one at a time, in the order typed)
+    holdUntil: 0,          // a refusal said "retry after": nothing leaves before then
+    holdTimer: null,
     unseenWhileHidden: 0,  // new messages while the tab is hidden, for the title
     title: document.title
   };
 
   var $status = $("#connection-status");
   var $box = $("#messages");
-  var timeline = chat.timeline($box, { me: state.me });
+  var timeline = chat.timeline($box, {
+    me: state.me, staff: state.staff, editMinutes: Number($chat.attr("data-edit-minutes")) || 15
+  });
   var scroll = chat.scroll($box, $("#new-messages"));
   var outbox = chat.outbox(state.me, state.room);
+  var socket;  // below, once every handler it needs exists
+
+  /* Emit now if the room is connected; else answer at once (nothing is queued). */
+  function emitNow(event, payload, done) {
+    if (!socket.connected) {
+      done({ ok: false, error: "Not connected to the chat: try again once it is back." });
+      return;
+    }
+    socket.emit(event, payload, done);
+  }
+
   var people = chat.people({
     $list: $("#users"), $toggle: $("#users-toggle"), $panel: $("#users-panel"),
-    $counts: $(".users-count")
+    $counts: $(".users-count"), me: state.me, staff: state.staff,
+    $moderation: $("#moderation"), moderate: emitNow
   });
+  var typing = chat.typing($("#typing"), { me: state.me });
+  var $input = $("#message-input");
   var composer = chat.composer({
-    $form: $("#message-form"), $input: $("#message-input"), $send: $("#send-button"),
-    $error: $("#message-error"), onSend: send
+    $form: $("#message-form"), $input: $input, $send: $("#send-button"),
+    $error: $("#message-error"), onSend: send,
+    onTyping: function (typing) {
+      if (socket.connected) {
+        socket.emit("typing", { typing: typing }, $.noop);  // a refusal (too fast) changes nothing
+      }
+    },
+    completer: chat.mentions.completer({
+      $input: $input, $list: $("#mention-list"), me: state.me,
+      names: function () { return people.names; }
+    })
   });
-  var socket;  // below, once every handler it needs exists
+  chat.editing({
+    $box: $box, timeline: timeline, $composer: $input,
+    edit: function (id, text, done) {
+      emitNow("edit", { id: id, text: text }, done);
+    },
+    remove: function (id, done) {
+      emitNow("delete", { id: id }, function (answer) {
+        if (answer && answer.ok) {
+          // At once, without waiting for the room's message_deleted.
+          scroll.add(function () {
+            timeline.deleted(id, null);
+            return 0;
+          });
+        }
+        done(answer);
+      });
+    },
+    showError: function (text) {
+      composer.showError(text);
+    }
+  });
 
   function ready() {
     return state.phase === "ready";
@@ -127,16 +184,28 @@
     }
   }
 
-  /* Messages from the server, history or live; returns how many were new. */
-  function showMessages(list) {
+  /* The greatest change number seen: where a reconnect asks the room to go on from. */
+  function noteSeq(message) {
+    if (message && typeof message.seq === "number") {
+      state.seq = state.seq === null ? message.seq : Math.max(state.seq, message.seq);
+    }
+  }
+
+  /*
+   * Messages from the server, history or live; returns how many were new.
+   * `replayed`: the changes missed while reconnecting (`since`), applied as a
+   * page that never left saw them.
+   */
+  function showMessages(list, replayed) {
     var added = 0;
     scroll.add(function () {
       $.each(list, function (_, message) {
+        noteSeq(message);
         if (message && message.client_message_id && String(message.user) === state.me) {
           outbox.remove(message.client_message_id);  // the server has it: never send it again
         }
-        var shown = timeline.upsert(message);
-        added += shown && shown.isNew ? 1 : 0;
+        var shown = replayed ? timeline.apply(message) : timeline.upsert(message);
+        added += shown && shown.isNew && !message.deleted ? 1 : 0;
       });
       return added;
     });
@@ -161,8 +230,8 @@
 
   /*
    * The reader's own line: into the outbox, shown pending at once (the view
-   * goes to the bottom to show it), the composer cleared, then sent if the
-   * socket is connected (else at the next connect).
+   * goes to the bottom to show it), the composer cleared, then sent when its
+   * turn comes (at once if the socket is connected and nothing is before it).
    */
   function send(text, done) {
     var entry = outbox.add(text);
@@ -172,20 +241,47 @@
     }, { force: true });
     done({ ok: true });
     showStatus();
-    transmit(entry);
+    pump();
+  }
+
+  /*
+   * Send the first pending outbox entry, if the socket is connected and none
+   * is on its way: one at a time, so that lines are stored in the order typed
+   * even when one of them has to wait (`retry_after`). Each ack sends the next.
+   */
+  function pump() {
+    if (!socket.connected || state.sending) {
+      return;
+    }
+    var wait = state.holdUntil - Date.now();
+    if (wait > 0) {
+      clearTimeout(state.holdTimer);
+      state.holdTimer = setTimeout(pump, wait);
+      return;
+    }
+    var next = $.grep(outbox.entries(), function (entry) {
+      return entry.state === "pending";
+    })[0];
+    if (next) {
+      transmit(next);
+    }
   }
 
   /* Send one pending outbox entry; its ack settles it. */
   function transmit(entry) {
-    if (!socket.connected || entry.sending || entry.state !== "pending") {
-      return;
-    }
     var cid = entry.client_message_id;
-    entry.sending = true;
+    state.sending = cid;
     socket.emit("message", { text: entry.text, client_message_id: cid }, function (answer) {
-      entry.sending = false;
+      state.sending = null;
+      if (answer && answer.lost) {
+        // Stored or not, nobody knows: it stays pending and goes again, with the
+        // same id, at the next connect.
+        showStatus();
+        return;
+      }
       if (!outbox.get(cid)) {
-        return;  // its broadcast or the history settled it already, or it was discarded
+        pump();  // its broadcast or the history settled it already, or it was discarded
+        return;
       }
       if (answer && answer.ok && typeof answer.id === "number") {
         outbox.remove(cid);
@@ -194,9 +290,15 @@
           return 0;
         });
         reading.check();
-      } else if (answer && answer.lost) {
-        // Stored or not, nobody knows: it stays pending and goes again, with the
-        // same id, at the next connect.
+      } else if (answer && typeof answer.retry_after === "number") {
+        // It passes by itself (too fast, the database or Redis busy): the same
+        // line again after that long, and those typed after it behind it.
+        state.holdUntil = Date.now() + Math.max(answer.retry_after, 0.1) * 1000;
+        outbox.update(cid, { error: answer.error || null });
+        scroll.add(function () {
+          timeline.unsent(entry);
+          return 0;
+        });
       } else {
         var error = (answer && answer.error) || "The message could not be sent.";
         outbox.update(cid, { state: "failed", error: error });
@@ -207,13 +309,7 @@
         composer.showError(error);
       }
       showStatus();
-    });
-  }
-
-  /* Every pending line, in the order typed (after a reconnect, a reload). */
-  function flush() {
-    $.each(outbox.entries(), function (_, entry) {
-      transmit(entry);
+      pump();
     });
   }
 
@@ -229,7 +325,7 @@
       composer.showError("");
       composer.$input.trigger("focus");
       showStatus();
-      transmit(entry);
+      pump();
     }
   });
 
@@ -262,8 +358,10 @@
   socket = $.socketio({
     auth: function () {
       var auth = { room: state.room };
-      if (timeline.newestId() !== null) {
-        auth.after = timeline.newestId();
+      // Coming back: every change after the last one seen (posted, edited,
+      // deleted). A room that showed nothing yet goes on from its start.
+      if (state.seq !== null || state.historyShown) {
+        auth.since = state.seq === null ? 0 : state.seq;
       }
       return auth;
     }
@@ -271,7 +369,7 @@
 
   socket.on("connect", function () {
     enter("connected");
-    flush();
+    pump();
   });
 
   socket.on("history", function (list, meta) {
@@ -280,7 +378,7 @@
     // Where unread messages start, for a reader coming back to the room.
     var lastRead = entering && meta && typeof meta.last_read === "number" ?
       meta.last_read : null;
-    var added = showMessages(list);
+    var added = showMessages(list, !entering);
     if (!entering) {
       countWhileHidden(added);  // what was said while the page was reconnecting
     }
@@ -307,7 +405,45 @@
   });
 
   socket.on("message", function (message) {
+    if (message && message.user !== undefined) {
+      typing.stop(message.user);  // they sent what they typed
+    }
     countWhileHidden(showMessages([message]));
+  });
+
+  // An edit: the whole message again, "(edited)".
+  socket.on("message_updated", function (message) {
+    showMessages([message]);
+  });
+
+  socket.on("message_deleted", function (data) {
+    if (data && typeof data.id === "number") {
+      noteSeq(data);
+      scroll.add(function () {
+        timeline.deleted(data.id, typeof data.seq === "number" ? data.seq : null);
+        return 0;
+      });
+    }
+  });
+
+  socket.on("typing", function (data) {
+    if (data && typeof data.user === "string") {
+      typing.news(data.user, !!data.typing);
+    }
+  });
+
+  // Moderation: a notice for everyone, in the reader's local time.
+  socket.on("muted", function (data) {
+    if (data && data.user !== undefined && data.until) {
+      showNotice(data.user + " was muted" + (data.by ? " by " + data.by : "") + " until " +
+        chat.time.until(new Date(data.until)));
+    }
+  });
+
+  socket.on("unmuted", function (data) {
+    if (data && data.user !== undefined) {
+      showNotice(data.user + " can write again");
+    }
   });
 
   /* The whole list again, when a change was missed (README, "Event API"). */
@@ -321,6 +457,9 @@
 
   /* A user joined or left: the notice, and the list follows by version. */
   function presenceChange(kind, data) {
+    if (kind === "left") {
+      typing.stop(data.user);
+    }
     showNotice(data.user + (kind === "joined" ? " has joined the chat" : " has left the chat"));
     return people.change(kind, data.user, data.version);
   }
@@ -353,6 +492,7 @@
   });
 
   socket.on("disconnect", function () {
+    typing.clear();  // nobody says when they stop while the page cannot hear
     enter("reconnecting");
   });
 

@@ -4,7 +4,8 @@
  * (.unread-count, absent when none), kept live over the Socket.IO namespace
  * /lobby (README, "Event API"):
  *
- *   rooms    [{room, name, online, unread}]  every room's counts, on connecting
+ *   rooms    [{room, name, online, unread,   every room's counts, on connecting
+ *             newest}]                        (newest: the newest message id counted)
  *   online   {room, count}                   a room's number of people changed
  *   activity {room, id, user}                a new message: one more unread,
  *                                            unless the reader wrote it
@@ -64,6 +65,8 @@
       if ($item.length) {
         setOnline($item, room.online);
         setUnread($item, typeof room.unread === "number" ? room.unread : null);
+        // An activity at or below it (one still on its way) is in that count already.
+        $item.attr("data-newest", typeof room.newest === "number" ? room.newest : 0);
       }
     });
   });

@@ -92,7 +92,7 @@
     var anchor = null;
     $(box).children(".message, .notice, .unread-divider").each(function () {
       if (this.offsetTop + this.offsetHeight > top) {
-        var text = $(this).children(".text, .notice-text")[0] || this;
+        var text = $(this).children(".text, .deleted-note, .notice-text")[0] || this;
         anchor = { line: text, screenTop: text.getBoundingClientRect().top };
         return false;
       }

@@ -34,6 +34,20 @@
     });
   }
 
+  /* A moment to come, for a sentence: "14:05", "14:05 tomorrow", "14:05 on Friday, 3 July". */
+  function until(date, now) {
+    now = now || new Date();
+    var tomorrow = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+    if (dayKey(date) === dayKey(now)) {
+      return hhmm(date);
+    }
+    if (dayKey(date) === dayKey(tomorrow)) {
+      return hhmm(date) + " tomorrow";
+    }
+    return hhmm(date) + " on " +
+      date.toLocaleDateString([], { weekday: "long", month: "long", day: "numeric" });
+  }
+
   /*
    * <time datetime="<ISO>" title="<full date and time>">HH:MM</time>. With
    * options.quiet the HH:MM is drawn by the style sheet (data-time) instead of
@@ -49,5 +63,5 @@
     return $time.text(hhmm(date));
   }
 
-  chat.time = { hhmm: hhmm, dayKey: dayKey, dayLabel: dayLabel, element: element };
+  chat.time = { hhmm: hhmm, dayKey: dayKey, dayLabel: dayLabel, until: until, element: element };
 })(jQuery);

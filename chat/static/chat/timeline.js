@@ -1,8 +1,11 @@
 /*
  * The timeline: the lines of #messages.
  *
- *   var timeline = d09Chat.timeline($("#messages"), { me: "alice" });
+ *   var timeline = d09Chat.timeline($("#messages"), { me: "alice", staff: false,
+ *                                                     editMinutes: 15 });
  *   timeline.upsert(message)   // a message object from the server -> {$line, isNew}
+ *   timeline.apply(message)    // the same for a change replayed on reconnect (`since`)
+ *   timeline.deleted(id, seq)  // message_deleted: the line becomes a placeholder
  *   timeline.unsent(entry)     // the reader's own line not stored yet: pending or failed
  *   timeline.confirm(cid, id)  // the server stored that line as message `id`
  *   timeline.forget(cid)       // a failed line the reader discarded
@@ -11,17 +14,22 @@
  *   timeline.newestId(), timeline.oldestId(), timeline.line(id)
  *   timeline.clear()           // forget every stored line (the server said to start afresh)
  *
- * One line per message id: a message shown again (a resend, later an edit) is
- * re-rendered in place by render(), the one function that turns a message
- * object into a `.message` line, pending and failed ones included. Lines are
- * ordered by id, the database's order, in place(); the reader's lines that the
- * server has not stored yet (`.pending`, `.failed`; keyed by their
- * client_message_id) stay below them, in the order typed, until their
- * broadcast, the history or their ack gives them an id. Around every line it
- * adds, tidy() keeps the derived marks right: a `.day-separator` before the
- * first line of each local day, and `.continued` on a message that follows one
- * of the same author closely. Everything users typed is inserted with .text()
- * or .attr(), never as HTML.
+ * One line per message id: a message shown again (a resend, an edit, a
+ * delete) is re-rendered in place by render(), the one function that turns a
+ * message object into a `.message` line, pending, failed and deleted ones
+ * included, with the controls the reader may use on it (edit: their own
+ * message within `editMinutes` of its time; delete: their own, or any for
+ * staff). A line keeps the `seq` of the state it shows: an older state of it
+ * (a broadcast that took longer than the history) never replaces a newer one,
+ * and a deleted line stays deleted. Lines are ordered by id, the database's
+ * order, in place(); the reader's lines that the server has not stored yet
+ * (`.pending`, `.failed`; keyed by their client_message_id) stay below them,
+ * in the order typed, until their broadcast, the history or their ack gives
+ * them an id. Around every line it adds, tidy() keeps the derived marks
+ * right: a `.day-separator` before the first line of each local day, and
+ * `.continued` on a message that follows one of the same author closely.
+ * Everything users typed is inserted with .text() or .attr() (mentions by
+ * mentions.js, as text nodes and spans), never as HTML.
  */
 (function ($) {
   "use strict";
@@ -45,11 +53,16 @@
   }
 
   var UNSENT = ".message.pending, .message.failed";
+  // A control on a line that keeps the focus when its line is re-rendered.
+  var FOCUSABLE = ["edit-message", "delete-message", "retry", "discard"];
 
   function Timeline($box, options) {
     var self = this;
+    options = options || {};
     self.$box = $box;
-    self.me = options && options.me;  // the reader: only their lines can be unsent
+    self.me = options.me;             // the reader: only their lines can be unsent
+    self.staff = !!options.staff;     // staff may delete any message
+    self.editWindowMs = (options.editMinutes || 15) * 60 * 1000;
     self.byId = {};        // message id -> its .message line (jQuery)
     self.byCid = {};       // client_message_id -> the reader's unsent line (jQuery)
     self.newest = null;    // newest message id shown
@@ -60,20 +73,27 @@
         self.today = chat.time.dayKey(new Date());
         self.relabelDays();
       }
-    }, 60 * 1000);
+      self.closeEditWindows();
+    }, 30 * 1000);
   }
 
   /*
    * A message object as a detached `.message` line. The reader's unsent lines
-   * are message objects too, with `state` "pending" (greyed, "Sending...") or
-   * "failed" (the server's `error`, and Retry and Discard buttons).
+   * are message objects too, with `state` "pending" (greyed, "Sending...", and
+   * the `error` that holds it back for a while, if one does) or "failed" (the
+   * server's `error`, and Retry and Discard buttons). A deleted
+   * message keeps its author and time; its text is gone ("message deleted").
    */
   Timeline.prototype.render = function (message) {
     var created = message.created ? new Date(message.created) : new Date();
     var user = String(message.user);
+    var mentions = Array.isArray(message.mentions) ? message.mentions : [];
     var $line = $("<div class='message'></div>").addClass(hueOf(user)).attr("data-user", user);
     if (typeof message.id === "number") {
       $line.attr("data-id", message.id);
+    }
+    if (typeof message.seq === "number") {
+      $line.attr("data-seq", message.seq);
     }
     if (message.client_message_id) {
       $line.attr("data-client-id", message.client_message_id);
@@ -83,10 +103,30 @@
       .appendTo($line);
     $("<span class='author'></span>").text(user).appendTo($line);
     chat.time.element(created).appendTo($line);
-    $("<span class='text'></span>").text(message.text).appendTo($line);
+    if (message.deleted) {
+      $line.addClass("deleted");
+      $("<span class='deleted-note'></span>").text("message deleted").appendTo($line);
+      return $line;
+    }
+    var $text = $("<span class='text'></span>").appendTo($line);
+    chat.mentions.fill($text, String(message.text), mentions);
+    if ($.inArray(this.me, mentions) !== -1) {
+      $line.addClass("mention");
+    }
+    if (message.edited) {
+      var edited = new Date(message.edited);
+      $line.addClass("was-edited");
+      $("<span class='edited'></span>").text("(edited)")
+        .attr("title", "Edited " + edited.toLocaleString([], {
+          dateStyle: "full", timeStyle: "medium"
+        }))
+        .appendTo($line);
+    }
     if (message.state === "pending") {
       $line.addClass("pending");
-      $("<span class='message-state'></span>").text("Sending…").appendTo($line);
+      // A line held back for a while (too fast, the server busy) says why.
+      $("<span class='message-state'></span>")
+        .text("Sending…" + (message.error ? " " + message.error : "")).appendTo($line);
     } else if (message.state === "failed") {
       $line.addClass("failed");
       var $state = $("<span class='message-state'></span>").appendTo($line);
@@ -97,8 +137,43 @@
         .text("Retry").appendTo($state);
       $("<button type='button' class='btn btn-link btn-sm discard'></button>")
         .text("Discard").appendTo($state);
+    } else if (typeof message.id === "number") {
+      this.controls($line, user, created);
     }
     return $line;
+  };
+
+  /* Edit (the reader's own message, while it may be edited) and Delete (own; staff: any). */
+  Timeline.prototype.controls = function ($line, user, created) {
+    var own = user === this.me;
+    var $actions = $("<div class='message-actions'></div>");
+    if (own && this.editable(created)) {
+      $("<button type='button' class='btn btn-sm edit-message'></button>")
+        .text("Edit").attr("aria-label", "Edit your message").appendTo($actions);
+    }
+    if (own || this.staff) {
+      $("<button type='button' class='btn btn-sm delete-message'></button>")
+        .text("Delete").attr("aria-label", own ? "Delete your message" : "Delete " + user + "'s message")
+        .appendTo($actions);
+    }
+    if ($actions.children().length) {
+      $line.addClass("has-actions").append($actions);
+    }
+  };
+
+  Timeline.prototype.editable = function (created) {
+    return new Date() - created < this.editWindowMs;
+  };
+
+  /* Edit buttons go once their message's edit window has closed. */
+  Timeline.prototype.closeEditWindows = function () {
+    var self = this;
+    self.$box.find(".message .edit-message").each(function () {
+      var $line = $(this).closest(".message");
+      if (!$line.hasClass("editing") && !self.editable(timeOf($line[0]))) {
+        $(this).remove();
+      }
+    });
   };
 
   /* The reader's unsent line that `message` is (the same client_message_id), if any. */
@@ -109,23 +184,28 @@
 
   /*
    * Show a message: a new id gets a line in its place, a known one is
-   * re-rendered where it is, and the reader's unsent line with the same
-   * client_message_id becomes it (never two copies). Returns {$line, isNew}
-   * (isNew: a line nobody had seen here, not the reader's own), or null for
-   * something that is not a message.
+   * re-rendered where it is (unless it shows a newer state already), and the
+   * reader's unsent line with the same client_message_id becomes it (never two
+   * copies). Returns {$line, isNew} (isNew: a line nobody had seen here, not
+   * the reader's own), or null for something that is not a message.
    */
   Timeline.prototype.upsert = function (message) {
     if (!message || typeof message.id !== "number") {
       return null;
     }
     var $old = this.byId[message.id];
+    if ($old && this.newer($old, message)) {
+      return { $line: $old, isNew: false };
+    }
     var $unsent = mine(this, message);
     var $line = this.render(message);
     if ($unsent) {
       delete this.byCid[message.client_message_id];
     }
     if ($old) {
+      var reopen = this.carry($old, $line);  // an edit or a confirm under way stays
       $old.replaceWith($line);
+      reopen();
       if ($unsent) {
         this.drop($unsent);
       }
@@ -141,6 +221,90 @@
     this.newest = this.newest === null ? message.id : Math.max(this.newest, message.id);
     this.tidy($line);
     return { $line: $line, isNew: !$old && !$unsent };
+  };
+
+  /*
+   * What the reader is doing on a line that is re-rendered (editing it, or
+   * confirming its delete, editing.js) moves to the new line, with the focus;
+   * a line that became a placeholder ends it (the focus goes to the box).
+   * Returns what to do once the new line is in.
+   */
+  Timeline.prototype.carry = function ($old, $line) {
+    var $box = this.$box;
+    var focused = $.contains($old[0], document.activeElement) ? document.activeElement : null;
+    var selection = focused && focused.tagName === "TEXTAREA" ?
+      [focused.selectionStart, focused.selectionEnd] : null;
+    var $editor = $old.find(".message-editor").detach();
+    var $confirm = $old.find(".delete-confirm").detach();
+    var focusClass = focused && $.grep(FOCUSABLE, function (name) {
+      return $(focused).hasClass(name);
+    })[0];
+    return function () {
+      if ($line.hasClass("deleted")) {
+        if (focused) {
+          $box.trigger("focus");
+        }
+        return;
+      }
+      if ($editor.length) {
+        $line.addClass("editing").append($editor);
+      }
+      var $actions = $line.children(".message-actions");
+      if ($confirm.length && $actions.length) {
+        $line.addClass("confirming");
+        $actions.append($confirm);
+      }
+      if (focused && $.contains($line[0], focused)) {
+        focused.focus();
+        if (selection) {
+          focused.setSelectionRange(selection[0], selection[1]);
+        }
+      } else if (focused) {
+        var $same = focusClass ? $line.find("." + focusClass).first() : $();
+        ($same.length ? $same : $box).trigger("focus");
+      }
+    };
+  };
+
+  /* The line shows a state at least as new as `message` (by seq; deleted is for good). */
+  Timeline.prototype.newer = function ($line, message) {
+    if ($line.hasClass("deleted")) {
+      return true;
+    }
+    var seq = Number($line.attr("data-seq"));
+    return typeof message.seq === "number" && !isNaN(seq) && seq > message.seq;
+  };
+
+  /*
+   * A change replayed on reconnect (`since`): applied as a page that never
+   * left would have seen it. A message shown is updated; one newer than every
+   * message shown is new (a deleted one is a placeholder, as it was for them);
+   * one older than the lines shown is not shown here (scroll-back brings
+   * it), nor is a deleted one that was never shown.
+   */
+  Timeline.prototype.apply = function (message) {
+    if (!message || typeof message.id !== "number") {
+      return null;
+    }
+    var known = !!this.byId[message.id];
+    var older = this.newest !== null && message.id < this.newest;
+    var oldest = this.oldestId();
+    if (!known && older && (message.deleted || (oldest !== null && message.id < oldest))) {
+      return null;
+    }
+    return this.upsert(message);
+  };
+
+  /* message_deleted {id, seq}: the line, if shown, becomes a placeholder. */
+  Timeline.prototype.deleted = function (id, seq) {
+    var $old = this.byId[id];
+    if (!$old) {
+      return null;
+    }
+    return this.upsert({
+      id: id, user: $old.attr("data-user"), created: $old.children("time").attr("datetime"),
+      client_message_id: $old.attr("data-client-id") || null, seq: seq, deleted: true
+    });
   };
 
   /*
