@@ -289,7 +289,7 @@ class ChatNamespace(socketio.Namespace):
                 return handler.function(self.chat, *args)
             except Refused as refusal:
                 logger.info("%s from %s refused: %s", event, args[0], refusal)
-                return self._failed(event, str(refusal), refusal.retry_after)
+                return self._failed(event, str(refusal), refusal.retry_after, refusal.details)
             except DatabaseError:
                 logger.exception("database error in %s from %s", event, args[0])
                 return self._failed(event, handler.database_error, RETRY_SOON)
@@ -299,14 +299,15 @@ class ChatNamespace(socketio.Namespace):
                 return self._failed(event, unavailable, RETRY_SOON)
 
     @staticmethod
-    def _failed(event, error, retry_after=None):
+    def _failed(event, error, retry_after=None, details=None):
         """What the client gets: an ack error, or for a connect a refusal that
         says when to retry if it passes by itself (``{"retry_after": s}``)."""
         if event != "connect":
-            if retry_after is None:
-                return {"ok": False, "error": error}
-            # It passes by itself: a client may send the same again after that long.
-            return {"ok": False, "error": error, "retry_after": retry_after}
+            answer = {"ok": False, "error": error, **(details or {})}
+            if retry_after is not None:
+                # It passes by itself: a client may send the same again after that long.
+                answer["retry_after"] = retry_after
+            return answer
         if retry_after is None:
             raise socketio.exceptions.ConnectionRefusedError(error)
         raise socketio.exceptions.ConnectionRefusedError(error, {"retry_after": retry_after})

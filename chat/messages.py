@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from chat.models import Message
+from chat.models import Message, Room
 from chat.payloads import Refused, Schema, optional
 
 MAX_MESSAGE_LENGTH = 2000
@@ -103,6 +103,11 @@ def mentioned(text):
         return []
     found = get_user_model()._default_manager.filter(username__in=names)
     return sorted(found.values_list("username", flat=True))
+
+
+def room_seq(room_id):
+    """The room's latest change number."""
+    return Room.objects.filter(pk=room_id).values_list("last_seq", flat=True).first() or 0
 
 
 def next_seq(room_id):

@@ -93,7 +93,10 @@ def refuse_if_muted(member):
     until = muted_until(member.user_id, member.room_id)
     if until is not None:
         local = timezone.localtime(until)
-        raise Refused(f"You are muted in this room until {local:%H:%M}.")
+        raise Refused(
+            f"You are muted in this room until {local:%H:%M}.",
+            muted_until=until.isoformat().replace("+00:00", "Z"),
+        )
 
 
 def mute(member, name, minutes):

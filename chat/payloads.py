@@ -17,12 +17,13 @@ class Refused(ValueError):
 
     ``retry_after`` (seconds) marks a refusal that passes by itself (a rate
     limit, a busy room): a refused connection tells the page to try again then
-    instead of giving up.
+    instead of giving up. Other keyword arguments go into the ack as they are.
     """
 
-    def __init__(self, message, retry_after=None):
+    def __init__(self, message, retry_after=None, **details):
         super().__init__(message)
         self.retry_after = retry_after
+        self.details = details  # more for the client, in the ack (e.g. a mute's end)
 
 
 def echo(name):

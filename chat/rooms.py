@@ -73,7 +73,9 @@ class Rooms:
             notice = {"reason": "More changed than can be filled in: showing the newest."}
             self.server.emit("history_reset", notice, to=sid, ignore_queue=True)
             backlog, _ = messages.history(member.room_id, member.room_slug, after=0)
-        meta = {"last_read": last_read}
+        # "seq": the room's change number now, where a page's next reconnect
+        # starts ("since") even when nothing it was sent carried a greater one.
+        meta = {"last_read": last_read, "seq": messages.room_seq(member.room_id)}
         self.server.emit("history", (backlog, meta), to=sid, ignore_queue=True)
 
     def leave(self, sid, reason=None):

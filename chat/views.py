@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
@@ -27,5 +28,10 @@ def room_page(request, slug):
     return render(
         request,
         "chat/room.html",
-        {"room": room, "rooms": Room.objects.all(), "max_length": MAX_MESSAGE_LENGTH},
+        {
+            "room": room,
+            "rooms": Room.objects.all(),
+            "max_length": MAX_MESSAGE_LENGTH,
+            "edit_minutes": settings.MESSAGE_EDIT_MINUTES,
+        },
     )

@@ -62,7 +62,7 @@ def test_a_first_visit_shows_the_last_three_and_nothing_unread(
     post_many(clients.open(alice_session, room), 5)
     messages, meta = history_of(clients.open(bob_session, room))
     assert len(messages) == 3
-    assert meta == {"last_read": None}
+    assert meta["last_read"] is None
 
 
 def test_a_returning_reader_gets_what_they_missed_and_where_it_starts(
@@ -77,7 +77,7 @@ def test_a_returning_reader_gets_what_they_missed_and_where_it_starts(
     missed = post_many(writer, 6, "missed")
     back = clients.open(bob_session, room)
     messages, meta = history_of(back)
-    assert meta == {"last_read": seen[-1]}
+    assert meta["last_read"] == seen[-1]
     assert [m["id"] for m in messages] == seen[-3:] + missed  # context, then unread
 
 
@@ -92,7 +92,7 @@ def test_read_never_moves_back_and_nothing_unread_means_the_last_three(
     assert reader.call({"id": ids[0]}, event="read") == {"ok": True}  # ignored
     reader.close()
     messages, meta = history_of(clients.open(bob_session, room))
-    assert meta == {"last_read": None} and [m["id"] for m in messages] == ids[-3:]
+    assert meta["last_read"] is None and [m["id"] for m in messages] == ids[-3:]
 
 
 def test_read_refuses_a_bad_payload(server, alice_session, clients, room):

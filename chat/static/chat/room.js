@@ -379,6 +379,9 @@
     var lastRead = entering && meta && typeof meta.last_read === "number" ?
       meta.last_read : null;
     var added = showMessages(list, !entering);
+    // The room's change number when this history was read: the next reconnect
+    // starts there, even if no message sent carried a greater one.
+    noteSeq(meta);
     if (!entering) {
       countWhileHidden(added);  // what was said while the page was reconnecting
     }
