@@ -98,6 +98,30 @@ SCENARIOS = {
             dict(rate=10, seconds=20, logins=10, label="10 logins/s"),
         ],
     ),
+    # The same with eventlet's thread pool at 1 thread (EVENTLET_THREADPOOL_SIZE;
+    # default 20): at most one hash beside the event loop on its core.
+    "logins-tpool1": dict(
+        rooms=1,
+        members=100,
+        clients_per_address=1,
+        phases=[
+            dict(rate=10, seconds=10, label="alone"),
+            dict(rate=10, seconds=20, logins=10, label="10 logins/s"),
+        ],
+        env={"EVENTLET_THREADPOOL_SIZE": "1"},
+    ),
+    # The same with the server allowed on both cores (the generator stays on core
+    # 1 and shares it): hashing off the loop can only help where a core is free.
+    "logins-2cores": dict(
+        rooms=1,
+        members=100,
+        clients_per_address=1,
+        phases=[
+            dict(rate=10, seconds=10, label="alone"),
+            dict(rate=10, seconds=20, logins=10, label="10 logins/s"),
+        ],
+        server_cores="0,1",
+    ),
     # ... and while one more client floods 5,000 invalid events/s on its own
     # connection, reconnecting 250 ms after each cut. The frame budget is on with
     # its defaults (200 frames, then 50/s), and so is the per-user connect limit.
@@ -162,6 +186,20 @@ QUICK = {
             dict(rate=10, seconds=5, logins=4, label="4 logins/s"),
         ],
     ),
+    "logins-tpool1": dict(
+        members=30,
+        phases=[
+            dict(rate=10, seconds=3, label="alone"),
+            dict(rate=10, seconds=5, logins=4, label="4 logins/s"),
+        ],
+    ),
+    "logins-2cores": dict(
+        members=30,
+        phases=[
+            dict(rate=10, seconds=3, label="alone"),
+            dict(rate=10, seconds=5, logins=4, label="4 logins/s"),
+        ],
+    ),
     "flood": dict(
         members=30,
         phases=[
@@ -187,6 +225,8 @@ CHANNELS_SKIPS = {
     "fanout-deflate",
     "saturation-rooms",
     "logins",  # the peer has no login page of its own
+    "logins-tpool1",
+    "logins-2cores",
     "flood",
     *STORM_SCENARIOS,  # its protocol has no reconnect, no "after"
 }
@@ -407,10 +447,10 @@ class Server:
     """One peer's server process, pinned to SERVER_CORE (the two-worker peer to
     TWO_WORKER_CORES). ``pids`` are its worker processes; figures sum over them."""
 
-    def __init__(self, peer, env_extra, db_url, sessions, nrooms):
+    def __init__(self, peer, env_extra, db_url, sessions, nrooms, cores=None):
         self.peer = peer
         self.workers = 2 if peer == TWO_WORKERS else 1
-        self.cores = TWO_WORKER_CORES if peer == TWO_WORKERS else SERVER_CORE
+        self.cores = cores or (TWO_WORKER_CORES if peer == TWO_WORKERS else SERVER_CORE)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
@@ -753,7 +793,7 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
     if redis:
         env["REDIS_URL"] = redis.url
     env.update(spec.get("env", {}))
-    server = Server(peer, env, db_url, sessions, args.room_count)
+    server = Server(peer, env, db_url, sessions, args.room_count, spec.get("server_cores"))
     server.start()
     if spec.get("mode") == "storm":
         return run_storm_server(peer, name, spec, sessions, server)
@@ -1277,7 +1317,7 @@ def main():
                 continue
             if peer == "bare-versions" and name not in STORM_SCENARIOS:
                 continue
-            if peer.startswith("bare") and name == "logins":
+            if peer.startswith("bare") and name.startswith("logins"):
                 continue  # no login page: nothing to compare
             if peer == TWO_WORKERS and not shutil.which("redis-server"):
                 print(f"skip {peer}: no redis-server (scripts/ensure-system-deps installs it)")
