@@ -413,10 +413,10 @@ async function settle(quietMs, maxMs) {
 // A real page login: the account page for the CSRF cookie, then the AJAX POST
 // with the token in X-CSRFToken, the Referer and Origin of the page. A new TCP
 // connection per request (agent: false), as a new browser would open.
-function httpRequest(method, path, headers, body) {
+function httpRequest(method, path, headers, body, localAddress) {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: url.hostname, port: url.port, method, path, headers, agent: false, timeout: 60000 },
+      { host: url.hostname, port: url.port, method, path, headers, agent: false, timeout: 60000, localAddress },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -442,14 +442,20 @@ function cookieValue(setCookies, name) {
   return null;
 }
 
+// Each login comes from its own loopback address (127.4.x.y, 5,000 of them in
+// turn), as logins of different people do: the login throttle counts an attempt
+// per address before the hash runs, so one address with 20 logins queued behind
+// the hasher would get 429s that no real user population gets.
 let loginCounter = 0;
 async function oneLogin(stats) {
-  const username = cfg.logins.users[loginCounter++ % cfg.logins.users.length];
+  const k = loginCounter++;
+  const username = cfg.logins.users[k % cfg.logins.users.length];
+  const address = `127.4.${Math.floor((k % 5000) / 250)}.${(k % 250) + 1}`;
   stats.started++;
   stats.pending++;
   const t0 = performance.now();
   try {
-    const page = await httpRequest('GET', '/account', { Host: url.host });
+    const page = await httpRequest('GET', '/account', { Host: url.host }, null, address);
     const token = cookieValue(page.headers['set-cookie'], 'csrftoken');
     if (!token) throw new Error(`no csrftoken cookie (GET /account ${page.status})`);
     const body = new URLSearchParams({ username, password: cfg.logins.password }).toString();
@@ -466,7 +472,8 @@ async function oneLogin(stats) {
         Origin: origin,
         Cookie: `csrftoken=${token}`,
       },
-      body
+      body,
+      address
     );
     let ok = false;
     try {
