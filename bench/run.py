@@ -758,38 +758,73 @@ def loadavg():
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
-def cpu_mark_machine():
-    """(busy CPU seconds of the machine, CPU seconds of run.py and its reaped
-    children (servers, generator, redis), monotonic time)."""
+def machine_busy_seconds():
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-    t = os.times()
-    return busy, t.user + t.system + t.children_user + t.children_system, time.monotonic()
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def others_cpu(before, after):
+class MachineCpu:
     """Cores other people's processes used during a run: the machine's busy time
-    minus ours (load average cannot tell: it also counts our own runnable threads,
-    e.g. 20 hashing threads waiting for one core)."""
-    busy, ours, wall = (b - a for a, b in zip(before, after, strict=True))
-    return {
-        "machine_busy_cores": round(busy / wall, 2),
-        "bench_cores": round(ours / wall, 2),
-        "others_cores": round(max(0.0, busy - ours) / wall, 2),
-    }
+    minus the bench's own (load average cannot tell: it also counts our own
+    runnable threads, e.g. 20 hashing threads waiting for one core). The bench's
+    own is sampled every 0.5 s over run.py's process tree (servers, workers,
+    generator, redis), keeping each process's last CPU reading: a worker that
+    gunicorn SIGKILLs at shutdown is never reaped by anyone who would count it."""
+
+    def __init__(self, every=0.5):
+        self.every = every
+        self.seen = {}  # (pid, start time) -> CPU seconds at its last reading
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self):
+        todo = children(os.getpid())
+        while todo:
+            pid = todo.pop()
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                self.seen[(pid, fields[19])] = cpu
+                todo += children(pid)
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def start(self):
+        self.busy0, self.wall0 = machine_busy_seconds(), time.monotonic()
+        t = os.times()
+        self.self0 = t.user + t.system
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._sample()
+        self._stop.set()
+        self._thread.join(timeout=5)
+        wall = time.monotonic() - self.wall0
+        busy = machine_busy_seconds() - self.busy0
+        t = os.times()
+        ours = sum(self.seen.values()) + (t.user + t.system - self.self0)
+        return {
+            "machine_busy_cores": round(busy / wall, 2),
+            "bench_cores": round(ours / wall, 2),
+            "others_cores": round(max(0.0, busy - ours) / wall, 2),
+        }
 
 
 def run_one(peer, name, spec, sessions, db_url, args):
     redis = RedisServer().start() if peer == TWO_WORKERS else None
     before = loadavg()
-    mark = cpu_mark_machine()
+    machine = MachineCpu().start()
     print(f"{peer} {name}: load average {before} before", flush=True)
     try:
         result = run_server(peer, name, spec, sessions, db_url, args, redis)
     finally:
         if redis:
             redis.stop()
-    result["load"] = {"before": before, "after": loadavg(), **others_cpu(mark, cpu_mark_machine())}
+        cpu = machine.stop()
+    result["load"] = {"before": before, "after": loadavg(), **cpu}
     print(f"    machine during the run: {result['load']}", flush=True)
     return result
 
