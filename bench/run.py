@@ -581,10 +581,19 @@ class Server:
         ]
 
     def rss_kb(self):
-        return sum(rss_kb(pid) for pid in self.pids)
+        total = 0
+        for pid in self.pids:
+            with contextlib.suppress(OSError):  # a worker gunicorn killed (WORKER TIMEOUT)
+                total += rss_kb(pid)
+        return total
 
     def cpu_seconds(self):
-        return sum(cpu_seconds(pid) for pid in self.pids)
+        """CPU seconds of the workers; a worker that died counts with its last reading."""
+        last = self.__dict__.setdefault("_last_cpu", {})
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                last[pid] = cpu_seconds(pid)
+        return sum(last.get(pid, 0) for pid in self.pids)
 
     def connections_per_worker(self):
         """ESTABLISHED client sockets held by each worker (how accept() split them)."""
@@ -893,6 +902,7 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
     finally:
         server.stop()
     log_errors = server.log_errors()
+    counts = log_counts(server.new_log())
     connected = next((e for e in events if e["event"] == "connected"), {})
     phases = [e for e in events if e["event"] == "phase"]
     errors = [e for e in events if e["event"] == "error"]
@@ -908,6 +918,8 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
         "server": {"rss_base_kb": server.rss_base, "workers": len(server.pids), **figures},
         "server_log_errors": len(log_errors),
         "server_log_error_sample": log_errors[:5],
+        "server_log_counts": counts,
+        "done": next((e for e in events if e["event"] == "done"), {}),
     }
     if redis_info is not None:
         result["redis"] = redis_info
@@ -948,23 +960,32 @@ def run_storm_server(peer, name, spec, sessions, server):
         "server": {"rss_base_kb": server.rss_base, **figures},
         "server_log_errors": len(log_errors),
         "server_log_error_sample": log_errors[:5],
-        "server_log_counts": {
-            text: log.count(text)
-            for text in (
-                "Too many open files",
-                "Removing descriptor",
-                "unable to open database file",
-                "stayed locked",
-                "Traceback",
-                "WORKER TIMEOUT",
-                "Booting worker",
-            )
-        },
+        "server_log_counts": log_counts(log),
         "phases": [],
         "connected": {},
     }
     print(storm_headline(result), flush=True)
     return result
+
+
+LOG_MARKERS = (
+    "WORKER TIMEOUT",  # gunicorn killed a worker that stopped answering its heartbeat
+    "was sent SIGKILL",
+    "Booting worker",
+    "Too many open files",
+    "Removing descriptor",
+    "unable to open database file",
+    "stayed locked",
+    "Cannot send to sid",
+    "ping timeout",
+    "frames faster than its budget",
+    "Traceback",
+)
+
+
+def log_counts(log):
+    """How often each marker appears in a run's server log (what went wrong, if anything)."""
+    return {text: log.count(text) for text in LOG_MARKERS if text in log}
 
 
 def storm_figure(block):
@@ -1002,6 +1023,7 @@ def storm_headline(r):
     )
     if r.get("server_log_errors"):
         parts.append(f"{r['server_log_errors']} error lines in server-{r['peer']}.log")
+    parts.append(f"log: {r.get('server_log_counts')}")
     return " | ".join(parts)
 
 
@@ -1028,6 +1050,8 @@ def headline(r):
         parts.append(f"redis-cpu {s['redis_cpu_fraction']} {r.get('redis', {})}")
     if r.get("server_log_errors"):
         parts.append(f"{r['server_log_errors']} error lines in server-{r['peer']}.log")
+    if r.get("server_log_counts"):
+        parts.append(f"log: {r['server_log_counts']}")
     return " | ".join(parts)
 
 
@@ -1099,6 +1123,12 @@ def detail(r):
             f"{f['frames_before_cut']['p50']} frames / {cut['p50']} ms (p50), "
             f"ended by {f['ended_by']}, refused attempts {f['refused_attempts']}"
         )
+    closed = sum(v for k, v in r.get("done", {}).get("failures", {}).items() if "later" in k)
+    if closed:
+        text += f"; **{closed} members lost their connection**"
+    counts = r.get("server_log_counts") or {}
+    if counts.get("WORKER TIMEOUT"):
+        text += f"; **worker killed by gunicorn: WORKER TIMEOUT x{counts['WORKER TIMEOUT']}**"
     return text
 
 
