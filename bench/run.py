@@ -166,6 +166,15 @@ SCENARIOS = {
         clients_per_address=1,
         env=DEFAULT_LIMITS,
     ),
+    # The same with at most 100 handshakes in flight (how the issue's 42 joins/s
+    # and the older idle-1room figures were taken).
+    "join-storm-c100": dict(
+        mode="storm",
+        groups=[dict(rooms=["bench-100"], members=2000)],
+        fill_concurrency=100,
+        clients_per_address=1,
+        env=DEFAULT_LIMITS,
+    ),
     # 100 rooms x 100 + one room of 2,000 (12,000 distinct users), filled 200 at a
     # time; 6 senders (rooms 0-4 and the big one) at 1 msg/s; then the worker is
     # SIGKILLed, gunicorn's master starts a new one, and every client comes back
@@ -183,7 +192,13 @@ SCENARIOS = {
         env={**DEFAULT_LIMITS, "WORKER_CONNECTIONS": "14000"},
     ),
 }
-STORM_SCENARIOS = {"join-storm", "restart-storm"}
+# The issue's first observation: 10,000 users in 100 rooms x 100, no big room.
+SCENARIOS["restart-storm-100x100"] = dict(
+    SCENARIOS["restart-storm"],
+    groups=[dict(rooms=[f"bench-{r}" for r in range(100)], members=100)],
+    senders=[dict(room=r, rate=1) for r in (0, 1, 2, 3, 4)],
+)
+STORM_SCENARIOS = {"join-storm", "join-storm-c100", "restart-storm", "restart-storm-100x100"}
 QUICK = {
     "idle": dict(rooms=10, members=100),
     "idle-deflate": dict(rooms=10, members=100),
@@ -231,6 +246,11 @@ QUICK = {
         ],
     ),
     "join-storm": dict(groups=[dict(rooms=["bench-100"], members=300)], fill_concurrency=300),
+    "join-storm-c100": dict(groups=[dict(rooms=["bench-100"], members=300)]),
+    "restart-storm-100x100": dict(
+        groups=[dict(rooms=[f"bench-{r}" for r in range(10)], members=20)],
+        senders=[dict(room=r, rate=1) for r in (0, 1)],
+    ),
     "restart-storm": dict(
         groups=[
             dict(rooms=[f"bench-{r}" for r in range(10)], members=20),
@@ -1080,9 +1100,9 @@ def headline(r):
 def metric(r):
     """(value, unit, better) of a run for the comparison table."""
     name = r["scenario"]
-    if name == "join-storm":
+    if name.startswith("join-storm"):
         return r["fill"].get("joins_per_s"), "joins/s", "higher"
-    if name == "restart-storm":
+    if name.startswith("restart-storm"):
         storm = r.get("storm") or {}
         return storm.get("seconds_to_all_lists_correct"), "s to all back, lists right", "lower"
     if name.startswith("idle"):
@@ -1093,11 +1113,23 @@ def metric(r):
     return (p["latency_ms"]["p99"] if p else None), "p99 ms", "lower"
 
 
+def log_note(r):
+    """What went wrong in the server's log, for the table."""
+    counts = r.get("server_log_counts") or {}
+    keys = ("WORKER TIMEOUT", "ping timeout", "Too many open files", "Removing descriptor")
+    found = {k: counts[k] for k in keys if counts.get(k)}
+    if r.get("server_log_errors"):
+        found["error lines"] = r["server_log_errors"]
+    return f"; **log: {found}**" if found else ""
+
+
 def detail(r):
-    if r["scenario"] == "join-storm":
+    if r["scenario"].startswith("join-storm"):
         s = r["server"]
-        return storm_figure(r["fill"]) + f", worker fds peak {s.get('fd_peak_before_kill')}"
-    if r["scenario"] == "restart-storm":
+        return (
+            storm_figure(r["fill"]) + f", worker fds peak {s.get('fd_peak_before_kill')}" + log_note(r)
+        )
+    if r["scenario"].startswith("restart-storm"):
         storm = r.get("storm") or {}
         a = storm.get("audit", {})
         s = r["server"]
@@ -1106,7 +1138,7 @@ def detail(r):
             f"messages acked {a.get('messages_acked')} lost {a.get('lost')} dup "
             f"{a.get('duplicated')}, worker fds peak {s.get('fd_peak_before_kill')} before / "
             f"{s.get('fd_peak_after_kill')} after the kill, new worker after "
-            f"{s.get('new_worker_after_s')} s"
+            f"{s.get('new_worker_after_s')} s" + log_note(r)
         )
     if r["scenario"].startswith("idle"):
         c = r["connected"]
