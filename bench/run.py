@@ -615,11 +615,14 @@ class Server:
             time.sleep(0.2)
 
     def log_errors(self):
-        """Lines of this run's server log that report an error."""
+        """Lines of this run's server log that report an error (not gunicorn's own
+        two lines about a worker it killed or lost: LOG_MARKERS counts those)."""
         return [
             line
             for line in self.new_log().splitlines()
-            if " ERROR " in line or "[ERROR]" in line or line.startswith("Traceback")
+            if (" ERROR " in line or "[ERROR]" in line or line.startswith("Traceback"))
+            and "was sent SIGKILL" not in line
+            and "Control server error" not in line
         ]
 
     def rss_kb(self):
@@ -1013,6 +1016,7 @@ def run_storm_server(peer, name, spec, sessions, server):
 LOG_MARKERS = (
     "WORKER TIMEOUT",  # gunicorn killed a worker that stopped answering its heartbeat
     "was sent SIGKILL",
+    "Control server error",  # gunicorn's master, each time it starts a new worker
     "Booting worker",
     "Too many open files",
     "Removing descriptor",
@@ -1126,9 +1130,8 @@ def log_note(r):
 def detail(r):
     if r["scenario"].startswith("join-storm"):
         s = r["server"]
-        return (
-            storm_figure(r["fill"]) + f", worker fds peak {s.get('fd_peak_before_kill')}" + log_note(r)
-        )
+        fds = f", worker fds peak {s.get('fd_peak_before_kill')}"
+        return storm_figure(r["fill"]) + fds + log_note(r)
     if r["scenario"].startswith("restart-storm"):
         storm = r.get("storm") or {}
         a = storm.get("audit", {})
