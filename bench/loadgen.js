@@ -1316,10 +1316,12 @@ function stormMain() {
   // A line per second while something is being measured.
   let timeline = [];
   let timelineT0 = 0;
+  let openMax = 0; // most clients joined at once (sampled every second)
   let lastAttempts = 0;
   let lastConnects = 0;
   const ticker = setInterval(() => {
     if (!timelineT0) return;
+    openMax = Math.max(openMax, S.nOpen);
     timeline.push({
       t: Math.round((performance.now() - timelineT0) / 100) / 10,
       open: S.nOpen,
@@ -1333,6 +1335,7 @@ function stormMain() {
 
   function startMeasure() {
     timeline = [];
+    openMax = 0;
     timelineT0 = performance.now();
     lastAttempts = S.attempts;
     lastConnects = S.connects;
@@ -1380,6 +1383,7 @@ function stormMain() {
       joins_per_s: lastJoin ? round2(joinTimes.length / (lastJoin / 1000)) : null,
       half_joined_s: joinTimes.length >= N / 2 ? round2(joinTimes[Math.floor(N / 2) - 1] / 1000) : null,
       open_now: S.nOpen,
+      open_max: Math.max(openMax, S.nOpen),
       lists_correct_now: S.nOk,
       states: stateCounts(),
       counters: diffCounters(m.S),

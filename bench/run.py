@@ -1047,7 +1047,8 @@ def storm_figure(block):
         f"{block.get('joins')} joins, {block.get('joins_per_s')} joins/s, all connected "
         f"{block.get('seconds_to_all_connected')} s, lists correct "
         f"{block.get('seconds_to_all_lists_correct')} s, server sent {total / 1e6:.1f} MB "
-        f"({share} users lists), open {block.get('open_now')}/{block.get('clients')}, "
+        f"({share} users lists), open {block.get('open_now')}/{block.get('clients')} "
+        f"(most at once {block.get('open_max')}), "
         f"gen-cpu {block.get('gen_cpu')}"
     )
 
