@@ -1417,12 +1417,16 @@ function stormMain() {
     for (const t of senderTimers) clearInterval(t);
   }
 
+  // Lost: an acked message that a member who is back (joined since the kill, or
+  // never away) does not have. Members still away are counted apart: what they
+  // miss is theirs to fill in with "after" once they are back.
   function deliveryAudit() {
     let ackedCount = 0;
     let unacked = 0;
     let lost = 0;
     let dup = 0;
     let unackedDelivered = 0;
+    let missingAway = 0;
     const lostByRoom = {};
     for (const r of senderRooms) {
       const a = stormAcked.get(r);
@@ -1435,10 +1439,13 @@ function stormMain() {
         }
         ackedCount++;
         for (const c of roomClients[r]) {
-          if (c.state === 'final') continue;
+          const back = c.state === 'open' && c.joinedEpoch === epoch;
           if (c.recv[s] === 0) {
-            lost++;
-            bump(lostByRoom, roomSlugs[r]);
+            if (!back) missingAway++;
+            else {
+              lost++;
+              bump(lostByRoom, roomSlugs[r]);
+            }
           } else if (c.recv[s] > 1) dup += c.recv[s] - 1;
         }
       }
@@ -1454,6 +1461,7 @@ function stormMain() {
       ),
       lost,
       lost_by_room: lostByRoom,
+      missing_at_members_not_back: missingAway,
       duplicated: dup,
     };
   }
