@@ -1141,7 +1141,7 @@ def detail(r):
             f"fill: {storm_figure(r['fill'])}; after the kill: {storm_figure(storm)}, "
             f"messages acked {a.get('messages_acked')} lost {a.get('lost')} dup "
             f"{a.get('duplicated')} (not back yet: {a.get('missing_at_members_not_back')} "
-            "deliveries missing), worker fds peak {s.get('fd_peak_before_kill')} before / "
+            f"deliveries missing), worker fds peak {s.get('fd_peak_before_kill')} before / "
             f"{s.get('fd_peak_after_kill')} after the kill, new worker after "
             f"{s.get('new_worker_after_s')} s" + log_note(r)
         )
