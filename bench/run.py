@@ -374,6 +374,7 @@ class WorkerWatch:
         self.peak_before = 0
         self.peak_after = 0
         self.rss_peak_after_kb = 0
+        self.replaced_before_kill = 0  # workers gunicorn replaced before our kill
         self.timeline = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -382,15 +383,27 @@ class WorkerWatch:
         self._thread.start()
         return self
 
+    def follow(self):
+        """The master's current workers (gunicorn replaces one it killed for a
+        WORKER TIMEOUT): server.pids follows them."""
+        pids = children(self.server.process.pid)
+        if pids and pids != self.server.pids and self.killed_at is None:
+            self.replaced_before_kill += len(set(self.server.pids) - set(pids))
+            self.server.pids, self.server.pid = pids, pids[0]
+        return pids
+
     def kill_worker(self):
-        pid = self.server.pids[0]
+        pids = self.follow() or self.server.pids
+        pid = pids[0]
         self.killed_pid = pid
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
         self.killed_at = time.monotonic()
 
     def _run(self):
         while not self._stop.wait(self.every):
             if self.killed_at is None:
+                self.follow()
                 fds = sum(open_fds(p) or 0 for p in self.server.pids)
                 self.peak_before = max(self.peak_before, fds)
                 continue
@@ -413,7 +426,10 @@ class WorkerWatch:
         self._thread.join(timeout=5)
 
     def figures(self):
-        out = {"fd_peak_before_kill": self.peak_before}
+        out = {
+            "fd_peak_before_kill": self.peak_before,
+            "workers_replaced_before_kill": self.replaced_before_kill,
+        }
         if self.killed_at is not None:
             out.update(
                 fd_peak_after_kill=self.peak_after,
@@ -717,6 +733,7 @@ def run_storm_generator(config, server):
                 figures["fill_server_cpu_s"] = round(server.cpu_seconds() - cpu0, 2)
                 figures["fill_wall_s"] = round(time.monotonic() - t0, 2)
             if event["event"] == "kill-now":
+                watch.follow()
                 figures["rss_before_kill_kb"] = server.rss_kb()
                 figures["fds_before_kill"] = open_fds(server.pids[0])
                 watch.kill_worker()
