@@ -11,6 +11,13 @@ the server checks them exactly as it checks a browser's (session lookup, user,
 auth hash). run.py also logs one user in through ``POST /account/login`` (the
 real page flow, CSRF included) to prove both kinds of cookie are accepted.
 
+``--login-users a,b --login-password pw`` also creates those users with a real,
+usable password (hashed by the project's hasher, as a signup does: about 0.35 s
+each), for the logins scenario, whose logins must really hash.
+
+``BENCH_SERVER_ROOT`` names the checkout whose project is imported (run.py's
+--server-root); by default the one this file is in.
+
 Writes ``[{"user": name, "cookie": "sessionid=..."}, ...]`` in user order.
 """
 
@@ -20,7 +27,7 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("BENCH_SERVER_ROOT") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "d09.settings")
 
@@ -57,6 +64,8 @@ def main():
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--rooms", type=int, required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--login-users", default="")
+    parser.add_argument("--login-password", default="")
     args = parser.parse_args()
 
     call_command("migrate", "--noinput", verbosity=0)
@@ -97,6 +106,11 @@ def main():
                 {"user": user.username, "cookie": f"{settings.SESSION_COOKIE_NAME}={key}"}
             )
         Session.objects.bulk_create(rows, batch_size=1000)
+    for name in filter(None, args.login_users.split(",")):
+        user, _created = User.objects.get_or_create(username=name)
+        if not user.check_password(args.login_password):
+            user.set_password(args.login_password)
+            user.save(update_fields=["password"])
     Path(args.out).write_text(json.dumps(cookies))
     print(f"{len(cookies)} sessions, {args.rooms} rooms -> {args.out}")
 

@@ -19,9 +19,11 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -33,6 +35,11 @@ ROOT = BENCH.parent
 WORK = BENCH / ".work"
 RESULTS = BENCH / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
+# The checkout whose server the "ours" peers run (--server-root: e.g. a worktree of
+# an older commit, to measure before/after with the same generator and scenarios).
+# Its own .venv when it has one; its own bench database (WORK) when it is not ROOT.
+SERVER_ROOT = ROOT
+SERVER_VENV_BIN = VENV_BIN
 CHANNELS_BIN = BENCH / ".venv-channels" / "bin"
 SERVER_CORE, GENERATOR_CORE = "0", "1"
 # Our server with two gunicorn workers sharing one chat through Redis. Only two
@@ -44,6 +51,24 @@ TWO_WORKER_SCENARIOS = {"rooms", "saturation", "saturation-rooms"}
 OURS = ("ours", "ours-compress", TWO_WORKERS)  # gunicorn -k eventlet sio_server:app
 SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
 WORKER_CONNECTIONS = "11000"
+# Users in the bench database: 100 rooms x 100 plus one room of 2,000 (restart-storm).
+BENCH_USERS = 12000
+BENCH_ROOM_COUNT = 101  # bench-0 .. bench-99 (100 members each at most), bench-100 (the big one)
+# Users with a real, usable password (hashed as a signup hashes it) for the
+# logins scenario: every login really runs the password hasher.
+# 100 of them: at 10 logins/s each logs in once in 10 s, under the throttle's 5
+# attempts in flight per username even when logins queue for seconds.
+LOGIN_USERS = [f"login{i:03d}" for i in range(100)]
+LOGIN_PASSWORD = "bench-login-password-2024"
+# The bench turns the server's limits off (Server.env); a scenario may ask for the
+# deployment's defaults instead: None drops the variable, so the server's default applies.
+DEFAULT_LIMITS = {
+    "CONNECT_RATE_BURST": None,
+    "ADDRESS_RATE_BURST": None,
+    "PENDING_SESSIONS_PER_ADDRESS": None,
+    "MESSAGE_RATE_BURST": None,
+    "FRAME_RATE_BURST": None,
+}
 
 # Scenario definitions. "rooms" x "members" connections; phases are per-sender
 # rates (one sender per room, the room's first member) and durations.
@@ -64,7 +89,116 @@ SCENARIOS = {
     # a room's messages pass its lock one at a time, so one hot room measures
     # that lock as much as the fan-out (finding 11); many rooms measure the fan-out.
     "saturation-rooms": dict(rooms=20, members=50, phases=SATURATION_STEPS, stop_p99_ms=250),
+    # Issue 11, item 4: one 100-member room at 10 msg/s, alone, then while 10 real
+    # logins a second run against the same worker (each hashes a password).
+    "logins": dict(
+        rooms=1,
+        members=100,
+        clients_per_address=1,
+        phases=[
+            dict(rate=10, seconds=10, label="alone"),
+            dict(rate=10, seconds=20, logins=10, label="10 logins/s"),
+        ],
+    ),
+    # The same with eventlet's thread pool at 1 thread (EVENTLET_THREADPOOL_SIZE;
+    # default 20): at most one hash beside the event loop on its core.
+    "logins-tpool1": dict(
+        rooms=1,
+        members=100,
+        clients_per_address=1,
+        phases=[
+            dict(rate=10, seconds=10, label="alone"),
+            dict(rate=10, seconds=20, logins=10, label="10 logins/s"),
+        ],
+        env={"EVENTLET_THREADPOOL_SIZE": "1"},
+    ),
+    # The same with the server allowed on both cores (the generator stays on core
+    # 1 and shares it): hashing off the loop can only help where a core is free.
+    "logins-2cores": dict(
+        rooms=1,
+        members=100,
+        clients_per_address=1,
+        phases=[
+            dict(rate=10, seconds=10, label="alone"),
+            dict(rate=10, seconds=20, logins=10, label="10 logins/s"),
+        ],
+        server_cores="0,1",
+    ),
+    # 10 logins/s need ~3.5 cores of PBKDF2 (0.35 s each here): more than this
+    # machine has, whatever runs the hash. At 3 logins/s (about one core of
+    # hashing) with the server allowed on both cores, hashing off the loop has a
+    # core to go to: this variant shows what it buys when the capacity exists.
+    "logins-3-2cores": dict(
+        rooms=1,
+        members=100,
+        clients_per_address=1,
+        phases=[
+            dict(rate=10, seconds=10, label="alone"),
+            dict(rate=10, seconds=20, logins=3, label="3 logins/s"),
+        ],
+        server_cores="0,1",
+    ),
+    # ... and while one more client floods 5,000 invalid events/s on its own
+    # connection, reconnecting 250 ms after each cut. The frame budget is on with
+    # its defaults (200 frames, then 50/s), and so is the per-user connect limit.
+    "flood": dict(
+        rooms=1,
+        members=100,
+        clients_per_address=1,
+        phases=[
+            dict(rate=10, seconds=10, label="alone"),
+            dict(rate=10, seconds=20, flood=True, label="flood 5000/s"),
+        ],
+        flood=dict(rate=5000, reconnect=True, reconnectDelayMs=250),
+        env={
+            "FRAME_RATE_BURST": None,
+            "FRAME_RATE_PER_SECOND": None,
+            "CONNECT_RATE_BURST": None,
+            "CONNECT_RATE_PER_MINUTE": None,
+        },
+    ),
+    # Issue 16: 2,000 distinct users (one source address each) open their sockets
+    # at once into one room and retry as the page does; every limit at its default.
+    "join-storm": dict(
+        mode="storm",
+        groups=[dict(rooms=["bench-100"], members=2000)],
+        fill_concurrency=2000,
+        clients_per_address=1,
+        env=DEFAULT_LIMITS,
+    ),
+    # The same with at most 100 handshakes in flight (how the issue's 42 joins/s
+    # and the older idle-1room figures were taken).
+    "join-storm-c100": dict(
+        mode="storm",
+        groups=[dict(rooms=["bench-100"], members=2000)],
+        fill_concurrency=100,
+        clients_per_address=1,
+        env=DEFAULT_LIMITS,
+    ),
+    # 100 rooms x 100 + one room of 2,000 (12,000 distinct users), filled 200 at a
+    # time; 6 senders (rooms 0-4 and the big one) at 1 msg/s; then the worker is
+    # SIGKILLed, gunicorn's master starts a new one, and every client comes back
+    # with the page's backoff and "after". Every limit at its default.
+    "restart-storm": dict(
+        mode="storm",
+        groups=[
+            dict(rooms=[f"bench-{r}" for r in range(100)], members=100),
+            dict(rooms=["bench-100"], members=2000),
+        ],
+        fill_concurrency=200,
+        clients_per_address=1,
+        senders=[dict(room=r, rate=1) for r in (0, 1, 2, 3, 4, 100)],
+        kill=True,
+        env={**DEFAULT_LIMITS, "WORKER_CONNECTIONS": "14000"},
+    ),
 }
+# The issue's first observation: 10,000 users in 100 rooms x 100, no big room.
+SCENARIOS["restart-storm-100x100"] = dict(
+    SCENARIOS["restart-storm"],
+    groups=[dict(rooms=[f"bench-{r}" for r in range(100)], members=100)],
+    senders=[dict(room=r, rate=1) for r in (0, 1, 2, 3, 4)],
+)
+STORM_SCENARIOS = {"join-storm", "join-storm-c100", "restart-storm", "restart-storm-100x100"}
 QUICK = {
     "idle": dict(rooms=10, members=100),
     "idle-deflate": dict(rooms=10, members=100),
@@ -76,11 +210,70 @@ QUICK = {
     "saturation-rooms": dict(
         rooms=5, members=20, phases=[dict(rate=r, seconds=3) for r in (10, 30, 60)]
     ),
+    "logins": dict(
+        members=30,
+        phases=[
+            dict(rate=10, seconds=3, label="alone"),
+            dict(rate=10, seconds=5, logins=4, label="4 logins/s"),
+        ],
+    ),
+    "logins-tpool1": dict(
+        members=30,
+        phases=[
+            dict(rate=10, seconds=3, label="alone"),
+            dict(rate=10, seconds=5, logins=4, label="4 logins/s"),
+        ],
+    ),
+    "logins-2cores": dict(
+        members=30,
+        phases=[
+            dict(rate=10, seconds=3, label="alone"),
+            dict(rate=10, seconds=5, logins=4, label="4 logins/s"),
+        ],
+    ),
+    "logins-3-2cores": dict(
+        members=30,
+        phases=[
+            dict(rate=10, seconds=3, label="alone"),
+            dict(rate=10, seconds=5, logins=3, label="3 logins/s"),
+        ],
+    ),
+    "flood": dict(
+        members=30,
+        phases=[
+            dict(rate=10, seconds=3, label="alone"),
+            dict(rate=10, seconds=5, flood=True, label="flood 5000/s"),
+        ],
+    ),
+    "join-storm": dict(groups=[dict(rooms=["bench-100"], members=300)], fill_concurrency=300),
+    "join-storm-c100": dict(groups=[dict(rooms=["bench-100"], members=300)]),
+    "restart-storm-100x100": dict(
+        groups=[dict(rooms=[f"bench-{r}" for r in range(10)], members=20)],
+        senders=[dict(room=r, rate=1) for r in (0, 1)],
+    ),
+    "restart-storm": dict(
+        groups=[
+            dict(rooms=[f"bench-{r}" for r in range(10)], members=20),
+            dict(rooms=["bench-100"], members=200),
+        ],
+        senders=[dict(room=r, rate=1) for r in (0, 1, 10)],
+    ),
 }
 # The Channels peer joins a 1000-member room at a few joins/s (every join sends the
 # user list to every member, JSON-encoded once per recipient): these variants
 # would add minutes each and compare nothing new.
-CHANNELS_SKIPS = {"idle-deflate", "idle-1room", "fanout-deflate", "saturation-rooms"}
+CHANNELS_SKIPS = {
+    "idle-deflate",
+    "idle-1room",
+    "fanout-deflate",
+    "saturation-rooms",
+    "logins",  # the peer has no login page of its own
+    "logins-tpool1",
+    "logins-2cores",
+    "logins-3-2cores",
+    "flood",
+    *STORM_SCENARIOS,  # its protocol has no reconnect, no "after"
+}
 # daphne accepts ~15 connections/s here (10k would take 11 minutes): its idle
 # memory is measured on 1,000 connections (10 rooms x 100), per connection.
 CHANNELS_SIZES = {"idle": dict(rooms=10)}
@@ -145,12 +338,109 @@ def socket_inodes(pid):
     return inodes
 
 
-def git_commit():
+def git_commit(root=None):
     with contextlib.suppress(Exception):
         return subprocess.check_output(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], text=True
+            ["git", "-C", str(root or SERVER_ROOT), "rev-parse", "--short", "HEAD"], text=True
         ).strip()
     return "?"
+
+
+def open_fds(pid):
+    with contextlib.suppress(OSError):
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    return None
+
+
+def children(pid):
+    with contextlib.suppress(OSError):
+        return sorted(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    return []
+
+
+class WorkerWatch:
+    """Samples the worker's open descriptors and RSS every ``every`` seconds in a
+    thread, following gunicorn's master to the new worker after a kill: the peak
+    descriptors before and after the kill, when the new worker appeared, and a
+    timeline after the kill."""
+
+    def __init__(self, server, every=0.5):
+        self.server = server
+        self.every = every
+        self.killed_at = None
+        self.killed_pid = None
+        self.new_worker_at = None
+        self.new_pid = None
+        self.peak_before = 0
+        self.peak_after = 0
+        self.rss_peak_after_kb = 0
+        self.replaced_before_kill = 0  # workers gunicorn replaced before our kill
+        self.timeline = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def follow(self):
+        """The master's current workers (gunicorn replaces one it killed for a
+        WORKER TIMEOUT): server.pids follows them."""
+        pids = children(self.server.process.pid)
+        if pids and pids != self.server.pids and self.killed_at is None:
+            self.replaced_before_kill += len(set(self.server.pids) - set(pids))
+            self.server.pids, self.server.pid = pids, pids[0]
+        return pids
+
+    def kill_worker(self):
+        pids = self.follow() or self.server.pids
+        pid = pids[0]
+        self.killed_pid = pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        self.killed_at = time.monotonic()
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            if self.killed_at is None:
+                self.follow()
+                fds = sum(open_fds(p) or 0 for p in self.server.pids)
+                self.peak_before = max(self.peak_before, fds)
+                continue
+            pids = [p for p in children(self.server.process.pid) if p != self.killed_pid]
+            if not pids:
+                continue
+            if self.new_pid is None:
+                self.new_pid = pids[0]
+                self.new_worker_at = time.monotonic()
+                self.server.pids = pids
+                self.server.pid = pids[0]
+            fds = open_fds(pids[0]) or 0
+            rss = rss_kb(pids[0]) if Path(f"/proc/{pids[0]}").exists() else 0
+            self.peak_after = max(self.peak_after, fds)
+            self.rss_peak_after_kb = max(self.rss_peak_after_kb, rss)
+            self.timeline.append((round(time.monotonic() - self.killed_at, 1), fds))
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def figures(self):
+        out = {
+            "fd_peak_before_kill": self.peak_before,
+            "workers_replaced_before_kill": self.replaced_before_kill,
+        }
+        if self.killed_at is not None:
+            out.update(
+                fd_peak_after_kill=self.peak_after,
+                rss_peak_after_kill_kb=self.rss_peak_after_kb,
+                new_worker_after_s=(
+                    round(self.new_worker_at - self.killed_at, 2) if self.new_worker_at else None
+                ),
+                # every 5th sample (2.5 s): enough to see a pile-up
+                fd_timeline_after_kill=self.timeline[::5],
+            )
+        return out
 
 
 class RedisServer:
@@ -217,14 +507,14 @@ class Server:
     """One peer's server process, pinned to SERVER_CORE (the two-worker peer to
     TWO_WORKER_CORES). ``pids`` are its worker processes; figures sum over them."""
 
-    def __init__(self, peer, env_extra, db_url, sessions, nrooms):
+    def __init__(self, peer, env_extra, db_url, sessions, nrooms, cores=None):
         self.peer = peer
         self.workers = 2 if peer == TWO_WORKERS else 1
-        self.cores = TWO_WORKER_CORES if peer == TWO_WORKERS else SERVER_CORE
+        self.cores = cores or (TWO_WORKER_CORES if peer == TWO_WORKERS else SERVER_CORE)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-        self.env = {
+        env = {
             **base,
             "DATABASE_URL": db_url,
             "SECRET_KEY": SECRET_KEY,
@@ -240,22 +530,30 @@ class Server:
             "FRAME_RATE_BURST": "0",
             "BENCH_SESSIONS": str(sessions),
             "BENCH_ROOMS": str(nrooms),
-            **env_extra,
         }
+        for key, value in env_extra.items():  # None: the server's own default
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        self.env = env
         self.log_path = WORK / f"server-{peer}.log"
 
     def command(self):
         bind = f"127.0.0.1:{self.port}"
         if self.peer in OURS:
             # As users run it; with -w 2 gunicorn.conf.py requires REDIS_URL (run_one).
-            return ROOT, [
-                *(str(VENV_BIN / "gunicorn"), "-k", "eventlet"),
+            return SERVER_ROOT, [
+                *(str(SERVER_VENV_BIN / "gunicorn"), "-k", "eventlet"),
                 *("-w", str(self.workers), "-b", bind),
             ]
-        if self.peer == "bare":
+        if self.peer in ("bare", "bare-versions"):
+            if self.peer == "bare-versions":
+                self.env["BARE_PRESENCE"] = "versions"
             return BENCH / "peers", [
                 str(VENV_BIN / "gunicorn"),
-                *("-k", "eventlet", "-w", "1", "--worker-connections", WORKER_CONNECTIONS),
+                *("-k", "eventlet", "-w", "1"),
+                *("--worker-connections", self.env["WORKER_CONNECTIONS"]),
                 *("-b", bind, "bare_socketio:app"),
             ]
         if self.peer == "channels":
@@ -333,18 +631,30 @@ class Server:
             time.sleep(0.2)
 
     def log_errors(self):
-        """Lines of this run's server log that report an error."""
+        """Lines of this run's server log that report an error (not gunicorn's own
+        two lines about a worker it killed or lost: LOG_MARKERS counts those)."""
         return [
             line
             for line in self.new_log().splitlines()
-            if " ERROR " in line or "[ERROR]" in line or line.startswith("Traceback")
+            if (" ERROR " in line or "[ERROR]" in line or line.startswith("Traceback"))
+            and "was sent SIGKILL" not in line
+            and "Control server error" not in line
         ]
 
     def rss_kb(self):
-        return sum(rss_kb(pid) for pid in self.pids)
+        total = 0
+        for pid in self.pids:
+            with contextlib.suppress(OSError):  # a worker gunicorn killed (WORKER TIMEOUT)
+                total += rss_kb(pid)
+        return total
 
     def cpu_seconds(self):
-        return sum(cpu_seconds(pid) for pid in self.pids)
+        """CPU seconds of the workers; a worker that died counts with its last reading."""
+        last = self.__dict__.setdefault("_last_cpu", {})
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                last[pid] = cpu_seconds(pid)
+        return sum(last.get(pid, 0) for pid in self.pids)
 
     def connections_per_worker(self):
         """ESTABLISHED client sockets held by each worker (how accept() split them)."""
@@ -396,6 +706,54 @@ def cpu_per_1k_deliveries(phase):
     if cpu is None or not count:
         return None
     return 1e6 * (cpu + phase.get("redis_cpu_s", 0)) / count
+
+
+def run_storm_generator(config, server):
+    """loadgen.js in storm mode: the fill (``filled``), and with ``kill`` the
+    worker SIGKILLed when the generator says ``kill-now`` (then a line on its
+    stdin) and the storm that follows (``storm``). Descriptors and RSS of the
+    worker are sampled throughout (WorkerWatch)."""
+    proc = subprocess.Popen(
+        ["taskset", "-c", GENERATOR_CORE, "node", str(BENCH / "loadgen.js"), json.dumps(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=raise_nofile,
+    )
+    watch = WorkerWatch(server).start()
+    events, figures = [], {}
+    cpu0 = server.cpu_seconds()
+    t0 = time.monotonic()
+    try:
+        for line in proc.stdout:
+            event = json.loads(line)
+            events.append(event)
+            if event["event"] == "filled":
+                figures["rss_filled_kb"] = server.rss_kb()
+                figures["fill_server_cpu_s"] = round(server.cpu_seconds() - cpu0, 2)
+                figures["fill_wall_s"] = round(time.monotonic() - t0, 2)
+            if event["event"] == "kill-now":
+                watch.follow()
+                figures["rss_before_kill_kb"] = server.rss_kb()
+                figures["fds_before_kill"] = open_fds(server.pids[0])
+                watch.kill_worker()
+                print(f"    killed worker {watch.killed_pid} (SIGKILL)", flush=True)
+                proc.stdin.write("killed\n")
+                proc.stdin.flush()
+                cpu_kill = time.monotonic()
+            if event["event"] == "storm":
+                figures["rss_after_storm_kb"] = server.rss_kb()
+                with contextlib.suppress(Exception):
+                    # the new worker's CPU since it started (it did nothing else)
+                    figures["storm_server_cpu_s"] = round(server.cpu_seconds(), 2)
+                    figures["storm_wall_s"] = round(time.monotonic() - cpu_kill, 2)
+        proc.wait(timeout=60)
+    finally:
+        watch.stop()
+        if proc.poll() is None:
+            proc.kill()
+    figures.update(watch.figures())
+    return events, figures
 
 
 def run_generator(config, server, profile=None, redis=None):
@@ -466,21 +824,110 @@ def scenario_config(name, quick):
     return spec
 
 
+def loadavg():
+    """The 1, 5 and 15 minute load averages (what `uptime` shows): the machine is shared."""
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def machine_busy_seconds():
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class MachineCpu:
+    """Cores other people's processes used during a run: the machine's busy time
+    minus the bench's own (load average cannot tell: it also counts our own
+    runnable threads, e.g. 20 hashing threads waiting for one core). The bench's
+    own is sampled every 0.5 s over run.py's process tree (servers, workers,
+    generator, redis), keeping each process's last CPU reading: a worker that
+    gunicorn SIGKILLs at shutdown is never reaped by anyone who would count it."""
+
+    def __init__(self, every=0.5):
+        self.every = every
+        self.seen = {}  # (pid, start time) -> CPU seconds at its last reading
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self):
+        todo = children(os.getpid())
+        while todo:
+            pid = todo.pop()
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                self.seen[(pid, fields[19])] = cpu
+                todo += children(pid)
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def start(self):
+        self.busy0, self.wall0 = machine_busy_seconds(), time.monotonic()
+        t = os.times()
+        self.self0 = t.user + t.system
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._sample()
+        self._stop.set()
+        self._thread.join(timeout=5)
+        wall = time.monotonic() - self.wall0
+        busy = machine_busy_seconds() - self.busy0
+        t = os.times()
+        ours = sum(self.seen.values()) + (t.user + t.system - self.self0)
+        return {
+            "machine_busy_cores": round(busy / wall, 2),
+            "bench_cores": round(ours / wall, 2),
+            "others_cores": round(max(0.0, busy - ours) / wall, 2),
+        }
+
+
 def run_one(peer, name, spec, sessions, db_url, args):
     redis = RedisServer().start() if peer == TWO_WORKERS else None
+    before = loadavg()
+    machine = MachineCpu().start()
+    print(f"{peer} {name}: load average {before} before", flush=True)
     try:
-        return run_server(peer, name, spec, sessions, db_url, args, redis)
+        result = run_server(peer, name, spec, sessions, db_url, args, redis)
     finally:
         if redis:
             redis.stop()
+        cpu = machine.stop()
+    result["load"] = {"before": before, "after": loadavg(), **cpu}
+    print(f"    machine during the run: {result['load']}", flush=True)
+    return result
+
+
+def storm_config(server, spec, sessions):
+    return {
+        "url": server.url,
+        "protocol": "sio",
+        "mode": "storm",
+        "sessions": str(sessions),
+        "groups": spec["groups"],
+        "senders": spec.get("senders", []),
+        "clientsPerAddress": spec.get("clients_per_address", 0),
+        "fillConcurrency": spec.get("fill_concurrency", 200),
+        "fillTimeoutSeconds": spec.get("fill_timeout_seconds", 300),
+        "settleMaxSeconds": 120,
+        "kill": spec.get("kill", False),
+        "preKillSeconds": 5,
+        "stormTimeoutSeconds": spec.get("storm_timeout_seconds", 300),
+        "postSeconds": 5,
+    }
 
 
 def run_server(peer, name, spec, sessions, db_url, args, redis=None):
     env = {"WS_COMPRESSION": "1"} if peer == "ours-compress" else {}
     if redis:
         env["REDIS_URL"] = redis.url
-    server = Server(peer, env, db_url, sessions, args.room_count)
+    env.update(spec.get("env", {}))
+    server = Server(peer, env, db_url, sessions, args.room_count, spec.get("server_cores"))
     server.start()
+    if spec.get("mode") == "storm":
+        return run_storm_server(peer, name, spec, sessions, server)
     try:
         config = {
             "url": server.url,
@@ -498,7 +945,14 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
             "stopP99Ms": spec.get("stop_p99_ms"),
             "drainSeconds": 3,
             "settleMaxSeconds": 120,
+            "clientsPerAddress": spec.get("clients_per_address", 0),
         }
+        if spec.get("flood"):
+            # The flooder is one more user of the first room, not a member counted
+            # in the figures.
+            config["flood"] = {**spec["flood"], "session": spec["rooms"] * spec["members"]}
+        if any(p.get("logins") for p in spec.get("phases", [])):
+            config["logins"] = {"users": LOGIN_USERS, "password": LOGIN_PASSWORD}
         profile = None
         if args.profile and spec.get("mode") != "idle":
             (RESULTS / "profiles").mkdir(parents=True, exist_ok=True)
@@ -510,6 +964,7 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
     finally:
         server.stop()
     log_errors = server.log_errors()
+    counts = log_counts(server.new_log())
     connected = next((e for e in events if e["event"] == "connected"), {})
     phases = [e for e in events if e["event"] == "phase"]
     errors = [e for e in events if e["event"] == "error"]
@@ -525,6 +980,8 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
         "server": {"rss_base_kb": server.rss_base, "workers": len(server.pids), **figures},
         "server_log_errors": len(log_errors),
         "server_log_error_sample": log_errors[:5],
+        "server_log_counts": counts,
+        "done": next((e for e in events if e["event"] == "done"), {}),
     }
     if redis_info is not None:
         result["redis"] = redis_info
@@ -543,7 +1000,100 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
     return result
 
 
+def run_storm_server(peer, name, spec, sessions, server):
+    started = time.monotonic()
+    try:
+        config = storm_config(server, spec, sessions)
+        events, figures = run_storm_generator(config, server)
+        seconds = round(time.monotonic() - started, 1)
+    finally:
+        server.stop()
+    log_errors = server.log_errors()
+    log = server.new_log()
+    result = {
+        "peer": peer,
+        "scenario": name,
+        "spec": spec,
+        "seconds": seconds,
+        "fill": next((e for e in events if e["event"] == "filled"), {}),
+        "kill": next((e for e in events if e["event"] == "kill-now"), None),
+        "storm": next((e for e in events if e["event"] == "storm"), None),
+        "errors": [e for e in events if e["event"] == "error"],
+        "server": {"rss_base_kb": server.rss_base, **figures},
+        "server_log_errors": len(log_errors),
+        "server_log_error_sample": log_errors[:5],
+        "server_log_counts": log_counts(log),
+        "phases": [],
+        "connected": {},
+    }
+    print(storm_headline(result), flush=True)
+    return result
+
+
+LOG_MARKERS = (
+    "WORKER TIMEOUT",  # gunicorn killed a worker that stopped answering its heartbeat
+    "was sent SIGKILL",
+    "Control server error",  # gunicorn's master, each time it starts a new worker
+    "Booting worker",
+    "Too many open files",
+    "Removing descriptor",
+    "unable to open database file",
+    "stayed locked",
+    "Cannot send to sid",
+    "ping timeout",
+    "frames faster than its budget",
+    "Traceback",
+)
+
+
+def log_counts(log):
+    """How often each marker appears in a run's server log (what went wrong, if anything)."""
+    return {text: log.count(text) for text in LOG_MARKERS if text in log}
+
+
+def storm_figure(block):
+    """The one-line summary of a fill or storm block of a storm scenario."""
+    if not block:
+        return "no data"
+    b = block.get("bytes", {})
+    by = b.get("by_type", {})
+    users = by.get("users", {}).get("bytes", 0)
+    total = b.get("total_bytes") or 0
+    share = f"{100 * users / total:.1f}%" if total else "-"
+    return (
+        f"{block.get('joins')} joins, {block.get('joins_per_s')} joins/s, all connected "
+        f"{block.get('seconds_to_all_connected')} s, lists correct "
+        f"{block.get('seconds_to_all_lists_correct')} s, server sent {total / 1e6:.1f} MB "
+        f"({share} users lists), open {block.get('open_now')}/{block.get('clients')} "
+        f"(most at once {block.get('open_max')}), "
+        f"gen-cpu {block.get('gen_cpu')}"
+    )
+
+
+def storm_headline(r):
+    parts = [f"{r['peer']:>13} {r['scenario']:<15} fill: {storm_figure(r['fill'])}"]
+    storm = r.get("storm")
+    if storm:
+        a = storm.get("audit", {})
+        parts.append(
+            f"\n    storm: {storm_figure(storm)}; messages acked {a.get('messages_acked')}, "
+            f"lost {a.get('lost')}, dup {a.get('duplicated')}, all delivered "
+            f"{storm.get('seconds_to_all_messages')} s"
+        )
+    s = r["server"]
+    parts.append(
+        f"fds peak {s.get('fd_peak_before_kill')}"
+        + (f" / after kill {s.get('fd_peak_after_kill')}" if "fd_peak_after_kill" in s else "")
+    )
+    if r.get("server_log_errors"):
+        parts.append(f"{r['server_log_errors']} error lines in server-{r['peer']}.log")
+    parts.append(f"log: {r.get('server_log_counts')}")
+    return " | ".join(parts)
+
+
 def headline(r):
+    if r["spec"].get("mode") == "storm":
+        return storm_headline(r)
     s, c = r["server"], r["connected"]
     parts = [f"{r['peer']:>13} {r['scenario']:<15} conn {c.get('connected')}/{c.get('failed')}"]
     parts.append(f"join {c.get('connects_per_s')}/s settle {c.get('settle_seconds')}s")
@@ -564,12 +1114,19 @@ def headline(r):
         parts.append(f"redis-cpu {s['redis_cpu_fraction']} {r.get('redis', {})}")
     if r.get("server_log_errors"):
         parts.append(f"{r['server_log_errors']} error lines in server-{r['peer']}.log")
+    if r.get("server_log_counts"):
+        parts.append(f"log: {r['server_log_counts']}")
     return " | ".join(parts)
 
 
 def metric(r):
     """(value, unit, better) of a run for the comparison table."""
     name = r["scenario"]
+    if name.startswith("join-storm"):
+        return r["fill"].get("joins_per_s"), "joins/s", "higher"
+    if name.startswith("restart-storm"):
+        storm = r.get("storm") or {}
+        return storm.get("seconds_to_all_lists_correct"), "s to all back, lists right", "lower"
     if name.startswith("idle"):
         return r["server"].get("rss_per_conn_kb"), "KB RSS/conn", "lower"
     if name.startswith("saturation"):
@@ -578,7 +1135,33 @@ def metric(r):
     return (p["latency_ms"]["p99"] if p else None), "p99 ms", "lower"
 
 
+def log_note(r):
+    """What went wrong in the server's log, for the table."""
+    counts = r.get("server_log_counts") or {}
+    keys = ("WORKER TIMEOUT", "ping timeout", "Too many open files", "Removing descriptor")
+    found = {k: counts[k] for k in keys if counts.get(k)}
+    if r.get("server_log_errors"):
+        found["error lines"] = r["server_log_errors"]
+    return f"; **log: {found}**" if found else ""
+
+
 def detail(r):
+    if r["scenario"].startswith("join-storm"):
+        s = r["server"]
+        fds = f", worker fds peak {s.get('fd_peak_before_kill')}"
+        return storm_figure(r["fill"]) + fds + log_note(r)
+    if r["scenario"].startswith("restart-storm"):
+        storm = r.get("storm") or {}
+        a = storm.get("audit", {})
+        s = r["server"]
+        return (
+            f"fill: {storm_figure(r['fill'])}; after the kill: {storm_figure(storm)}, "
+            f"messages acked {a.get('messages_acked')} lost {a.get('lost')} dup "
+            f"{a.get('duplicated')} (not back yet: {a.get('missing_at_members_not_back')} "
+            f"deliveries missing), worker fds peak {s.get('fd_peak_before_kill')} before / "
+            f"{s.get('fd_peak_after_kill')} after the kill, new worker after "
+            f"{s.get('new_worker_after_s')} s" + log_note(r)
+        )
     if r["scenario"].startswith("idle"):
         c = r["connected"]
         return f"{c.get('connected')} conns, {c.get('connects_per_s')} joins/s"
@@ -592,11 +1175,37 @@ def detail(r):
     # When each message reached its last recipient: p50 near the p99 above means
     # a long tail in every fan-out; a p50 far below it, a few stalled messages.
     last = p.get("last_delivery_ms") or {}
-    return (
+    text = (
         f"{p['deliveries_per_s']} del/s, p50 {lat['p50']} p90 {lat['p90']} max {lat['max']} ms, "
         f"last recipient p50 {last.get('p50')} ms, "
         f"lost {p['lost']} dup {p['duplicated']} ooo {p['out_of_order']}, gen-cpu {p['gen_cpu']}"
     )
+    if len(r["phases"]) > 1 and r["phases"][0].get("label"):
+        first = r["phases"][0]
+        text = f"{p.get('label')}: {text}; {first['label']}: p99 {first['latency_ms']['p99']} ms"
+    if p.get("logins"):
+        lg = p["logins"]
+        text += (
+            f"; logins: {lg['ok']} ok / {lg['started']} started, {lg['failed']} failed, "
+            f"{lg['completed_per_s_in_phase']}/s done in the phase, latency p50 "
+            f"{lg['latency_ms']['p50']} p99 {lg['latency_ms']['p99']} ms"
+        )
+    if p.get("flood"):
+        f = p["flood"]
+        cut = f["ms_first_frame_to_cut"]
+        text += (
+            f"; flooder: {f['frames_sent']} frames ({f['frames_per_s']}/s), "
+            f"{f['connections']} connections, {f['cut']} cut after "
+            f"{f['frames_before_cut']['p50']} frames / {cut['p50']} ms (p50), "
+            f"ended by {f['ended_by']}, refused attempts {f['refused_attempts']}"
+        )
+    closed = sum(v for k, v in r.get("done", {}).get("failures", {}).items() if "later" in k)
+    if closed:
+        text += f"; **{closed} members lost their connection**"
+    counts = r.get("server_log_counts") or {}
+    if counts.get("WORKER TIMEOUT"):
+        text += f"; **worker killed by gunicorn: WORKER TIMEOUT x{counts['WORKER TIMEOUT']}**"
+    return text
 
 
 def two_worker_note(r, ours):
@@ -679,6 +1288,12 @@ def table(results):
                 ratios.append("")
             else:
                 ratios.append(f"{value / ov:.2f}x")
+        load = r.get("load")
+        if load:
+            details += (
+                f", load {load['before'][0]} -> {load['after'][0]}, "
+                f"others' cpu {load.get('others_cores')} cores"
+            )
         lines.append(
             f"| {r['scenario']} | {r['peer']} | {value} {unit} | {details} | "
             f"{ratios[0]} | {ratios[1]} |"
@@ -686,61 +1301,70 @@ def table(results):
     return "\n".join(lines)
 
 
+def prepare_args(nusers, nrooms, out):
+    return [
+        *(str(SERVER_VENV_BIN / "python"), str(BENCH / "prepare.py"), "--out", str(out)),
+        *("--users", str(nusers), "--rooms", str(nrooms)),
+        *("--login-users", ",".join(LOGIN_USERS), "--login-password", LOGIN_PASSWORD),
+    ]
+
+
+def server_env(db_url):
+    """Environment of manage.py and prepare.py for the server's checkout."""
+    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY}
+    env["BENCH_SERVER_ROOT"] = str(SERVER_ROOT)  # prepare.py imports that checkout's project
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env
+
+
 def prepare(nusers, nrooms, fresh):
     WORK.mkdir(exist_ok=True)
     db = WORK / "bench.sqlite3"
     sessions = WORK / "sessions.json"
-    if fresh or not sessions.exists():
+    marker = WORK / "prepared.json"
+    wanted = {"users": nusers, "rooms": nrooms, "login_users": len(LOGIN_USERS)}
+    done = json.loads(marker.read_text()) if marker.exists() else None
+    if fresh or not sessions.exists() or done != wanted:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 (WORK / f"bench.sqlite3{suffix}").unlink()
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": SECRET_KEY}
-        env.pop("DJANGO_SETTINGS_MODULE", None)
+        env = server_env(f"sqlite:///{db}")
+        subprocess.run(prepare_args(nusers, nrooms, sessions), cwd=SERVER_ROOT, env=env, check=True)
         subprocess.run(
-            [
-                *(str(VENV_BIN / "python"), str(BENCH / "prepare.py")),
-                *("--users", str(nusers), "--rooms", str(nrooms), "--out", str(sessions)),
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
-        subprocess.run(
-            [str(VENV_BIN / "python"), "manage.py", "create_demo_users"],
-            cwd=ROOT,
+            [str(SERVER_VENV_BIN / "python"), "manage.py", "create_demo_users"],
+            cwd=SERVER_ROOT,
             env=env,
             check=True,
             capture_output=True,
         )
         shutil.copy(db, WORK / "template.sqlite3")
+        marker.write_text(json.dumps(wanted))
     # The account page (the real login check) needs the manifest of static files.
-    env = {**os.environ, "SECRET_KEY": SECRET_KEY, "DATABASE_URL": f"sqlite:///{db}"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
     subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=ROOT,
-        env=env,
+        [
+            *(str(SERVER_VENV_BIN / "python"), "manage.py"),
+            *("collectstatic", "--noinput", "--verbosity", "0"),
+        ],
+        cwd=SERVER_ROOT,
+        env=server_env(f"sqlite:///{db}"),
         check=True,
     )
     return db, sessions
 
 
-def prepare_external(url, nrooms, nusers=10000):
+def prepare_external(url, nrooms, nusers=BENCH_USERS):
     """The bench data in a database given by --database-url (PostgreSQL), once."""
-    marker = WORK / f"sessions-{hashlib.sha1(url.encode()).hexdigest()[:12]}.json"
+    key = f"{url} {nusers} {nrooms} {len(LOGIN_USERS)}"
+    marker = WORK / f"sessions-{hashlib.sha1(key.encode()).hexdigest()[:12]}.json"
     if not marker.exists():
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET_KEY}
-        env.pop("DJANGO_SETTINGS_MODULE", None)
-        python = str(VENV_BIN / "python")
+        env = server_env(url)
+        python = str(SERVER_VENV_BIN / "python")
         for command in (
             [python, "manage.py", "migrate", "--verbosity", "0"],
-            [
-                *(python, str(BENCH / "prepare.py"), "--out", str(marker)),
-                *("--users", str(nusers), "--rooms", str(nrooms)),
-            ],
+            prepare_args(nusers, nrooms, marker),
             [python, "manage.py", "create_demo_users"],
         ):
-            subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+            subprocess.run(command, cwd=SERVER_ROOT, env=env, check=True, capture_output=True)
     return marker
 
 
@@ -817,11 +1441,25 @@ def main():
         "the bench users and sessions are loaded into it once",
     )
     parser.add_argument("--no-db-stall", action="store_true", help="skip bench/db_stall.py")
+    parser.add_argument(
+        "--server-root",
+        help="a checkout (e.g. a git worktree of an older commit) whose server the ours "
+        "peers run, with its own .venv if it has one and its own bench database "
+        "(bench/.work-<commit>); generator, peers and scenarios stay this checkout's",
+    )
     args = parser.parse_args()
-    args.room_count = 100
+    global SERVER_ROOT, SERVER_VENV_BIN, WORK
+    if args.server_root:
+        SERVER_ROOT = Path(args.server_root).resolve()
+        if (SERVER_ROOT / ".venv" / "bin" / "gunicorn").exists():
+            SERVER_VENV_BIN = SERVER_ROOT / ".venv" / "bin"
+        if SERVER_ROOT != ROOT:
+            WORK = BENCH / f".work-{git_commit(SERVER_ROOT)}"
+    load_at_start = loadavg()
+    args.room_count = BENCH_ROOM_COUNT
     peers = args.peers.split(",")
     names = args.scenarios.split(",")
-    db, sessions = prepare(10000, args.room_count, args.fresh)
+    db, sessions = prepare(BENCH_USERS, args.room_count, args.fresh)
     template = WORK / "template.sqlite3"
     db_url = f"sqlite:///{db}"
     if args.database_url:
@@ -846,6 +1484,10 @@ def main():
                 continue
             if peer == TWO_WORKERS and name not in TWO_WORKER_SCENARIOS:
                 continue
+            if peer == "bare-versions" and name not in STORM_SCENARIOS:
+                continue
+            if peer.startswith("bare") and name.startswith("logins"):
+                continue  # no login page: nothing to compare
             if peer == TWO_WORKERS and not shutil.which("redis-server"):
                 print(f"skip {peer}: no redis-server (scripts/ensure-system-deps installs it)")
                 continue
@@ -863,6 +1505,10 @@ def main():
         "label": args.label,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "commit": git_commit(),
+        "server_root": str(SERVER_ROOT),
+        "bench_commit": git_commit(ROOT),
+        "load_at_start": load_at_start,
+        "load_at_end": loadavg(),
         "command": " ".join(["bench/run.py", *sys.argv[1:]]),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
         "node": subprocess.check_output(["node", "--version"], text=True).strip(),
