@@ -910,6 +910,7 @@ function stormMain() {
     usersRequestErrors: 0,
     deltasBeforeList: 0,
     staleDeltas: 0,
+    presenceBatches: 0,
     fullLists: 0,
     fullListsVersioned: 0,
     historyResets: 0,
@@ -923,21 +924,41 @@ function stormMain() {
 
   // ---- presence state objects
   // {set, version, stray (names not in the room's members), full}
+  // States are shared: every client whose list is at version v of a room holds
+  // the same object (a joiner's own full list is matched against it once), so a
+  // change costs one Set copy per room and version, not one per member.
+  const stateCache = roomSlugs.map(() => new Map()); // version -> {prev, op, obj}
+  const STATE_CACHE_VERSIONS = 256;
+
+  function rememberState(r, version, prev, op, obj) {
+    const cache = stateCache[r];
+    cache.set(version, { prev, op, obj });
+    cache.delete(version - STATE_CACHE_VERSIONS);
+  }
+
+  function sameNames(set, names) {
+    if (set.size !== names.size) return false;
+    for (const n of names) if (!set.has(n)) return false;
+    return true;
+  }
+
   function makeState(r, names, version) {
     const target = roomTargets[r];
     const set = new Set(names);
+    const hit = version === null ? undefined : stateCache[r].get(version);
+    if (hit && sameNames(hit.obj.set, set)) return hit.obj;
     let stray = 0;
     for (const n of set) if (!target.has(n)) stray++;
-    return { set, version, stray, full: stray === 0 && set.size === target.size };
+    const obj = { set, version, stray, full: stray === 0 && set.size === target.size };
+    if (version !== null && !hit) rememberState(r, version, null, null, obj);
+    return obj;
   }
   const lastFullBuf = [];
   const lastFullState = [];
-  const deltaCache = roomSlugs.map(() => new Map()); // version -> {prev, op, obj}
 
   function deriveState(r, prev, add, user, version) {
-    const cache = deltaCache[r];
     const op = (add ? '+' : '-') + user;
-    const hit = cache.get(version);
+    const hit = stateCache[r].get(version);
     if (hit && hit.prev === prev && hit.op === op) return hit.obj;
     const target = roomTargets[r];
     const set = new Set(prev.set);
@@ -949,9 +970,14 @@ function stormMain() {
       set.delete(user);
       if (!target.has(user)) stray--;
     }
+    if (hit && sameNames(hit.obj.set, set)) {
+      // The same list reached another way (a full list, then this change).
+      hit.prev = prev;
+      hit.op = op;
+      return hit.obj;
+    }
     const obj = { set, version, stray, full: stray === 0 && set.size === target.size };
-    cache.set(version, { prev, op, obj });
-    cache.delete(version - 64);
+    rememberState(r, version, prev, op, obj);
     return obj;
   }
 
@@ -1017,6 +1043,27 @@ function stormMain() {
     } catch (e) {
       return;
     }
+    applyChange(c, add, data);
+  }
+
+  // A busy room's notices gathered in one event: {"changes": [{"event", "user", "version"}]}.
+  function onPresenceBatch(c, buf) {
+    let data;
+    try {
+      data = JSON.parse(buf.toString('utf8', 2))[1];
+    } catch (e) {
+      return;
+    }
+    if (!data || !Array.isArray(data.changes)) return;
+    S.presenceBatches++;
+    for (const change of data.changes) {
+      if (change && (change.event === 'joined' || change.event === 'left')) {
+        applyChange(c, change.event === 'joined', change);
+      }
+    }
+  }
+
+  function applyChange(c, add, data) {
     if (!data || typeof data.version !== 'number') return; // today's protocol: a list follows
     const v = data.version;
     if (c.list === null || c.list.version === null) {
@@ -1221,6 +1268,7 @@ function stormMain() {
       else if (type === 'users') onUsersFrame(c, buf);
       else if (type === 'joined') onDelta(c, true, buf);
       else if (type === 'left') onDelta(c, false, buf);
+      else if (type === 'presence') onPresenceBatch(c, buf);
       else if (type === 'history') onHistory(c, buf);
       else if (type === 'history_reset') S.historyResets++;
       else if (type === 'session_ended') S.sessionEnded++;

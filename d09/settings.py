@@ -229,6 +229,9 @@ SIO_TRANSPORTS = env_list(
     "SIO_TRANSPORTS", default="websocket" if REDIS_URL else "websocket,polling"
 )
 SIO_CONNECT_TIMEOUT = env_int("SIO_CONNECT_TIMEOUT", 10)
+# A worker whose event loop is late by more than this takes no new chat session
+# (503, Retry-After) until it catches up. 0: never refuse for lateness.
+LOOP_LAG_LIMIT_MS = env_int("LOOP_LAG_LIMIT_MS", 500)
 WS_COMPRESSION = env_bool("WS_COMPRESSION")
 
 # Flood control (token buckets): a burst, then a steady rate. 0 turns one off.

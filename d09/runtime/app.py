@@ -84,9 +84,11 @@ def create_app(async_mode):
 
     django_app = get_wsgi_application()
 
+    from django.conf import settings
+
     from chat import background
     from chat.backends import load_backend
-    from d09.runtime.capacity import at_capacity
+    from d09.runtime.capacity import LoopWatch, at_capacity
     from d09.runtime.event_db import event_connections
     from d09.runtime.gc_tuning import tune_gc
     from d09.runtime.websocket_middleware import websocket_middleware
@@ -105,10 +107,16 @@ def create_app(async_mode):
     event_connections.keep_one_open()
     # No permessage-deflate unless WS_COMPRESSION=1, no class defined per request
     # for gunicorn's socket, no C stack frame kept per connection (see the module).
+    # A new chat session waits while the worker is full or its loop is late
+    # (a reconnect storm is admitted at the pace the worker serves it).
+    watch = None
+    if async_mode == "eventlet" and settings.LOOP_LAG_LIMIT_MS > 0:
+        watch = LoopWatch(settings.LOOP_LAG_LIMIT_MS / 1000, server.sleep)
+        server.start_background_task(watch.run)
     app = websocket_middleware(
         socketio.WSGIApp(server, django_app),
         async_mode=async_mode,
-        full=lambda: at_capacity(len(server.eio.sockets)),
+        full=lambda: at_capacity(len(server.eio.sockets)) or (watch is not None and watch.behind()),
     )
     # Log records without thread names: under eventlet, naming the current
     # thread creates and keeps a green Thread object for every connection that

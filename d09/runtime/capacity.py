@@ -13,10 +13,22 @@ not even a page. So, in each worker:
 - Engine.IO sessions are capped a little below the pool, and a new one over the
   cap gets ``503`` with ``Retry-After`` (clients retry with backoff), so that
   page requests always find a free slot.
+
+Descriptors were not the only way down. After a restart, 10,000 clients came
+back within two seconds; the worker took every handshake, and the work queued
+on its one event loop grew to many seconds. Pings and pongs waited in that
+queue too, so clients that were already back timed out (on both sides),
+reconnected and added to the queue: the storm fed itself and never ended. A
+worker now takes a new session only while its loop keeps up (``LoopWatch``):
+when the loop is late by more than LOOP_LAG_LIMIT_MS, new sessions get the same
+``503`` and come back with their backoff, and the clients already in are served
+on time. The storm is admitted at the pace the worker can serve.
 """
 
 import logging
+import random
 import resource
+import time
 
 logger = logging.getLogger(__name__)
 
@@ -69,3 +81,45 @@ def fit_worker(worker):
 def at_capacity(open_sessions):
     """Whether a worker with ``open_sessions`` Engine.IO sessions must refuse more."""
     return _session_cap is not None and open_sessions >= _session_cap
+
+
+class LoopWatch:
+    """Whether this worker's event loop keeps up.
+
+    A green thread (``run``) sleeps ``tick`` seconds over and over; how late
+    it wakes is how long everything else on the loop waits. The loop is
+    ``behind()`` when the last wake-up came later than ``limit`` seconds, or
+    when the watch is overdue by more than ``limit`` now (a long stretch of
+    work is running: the requests of that stretch see it at once).
+    """
+
+    def __init__(self, limit, sleep, clock=time.monotonic, tick=0.05):
+        self.limit = limit
+        self.tick = tick
+        self._sleep = sleep
+        self._clock = clock
+        self.lag = 0.0
+        self.last = clock()
+
+    def run(self):
+        while True:
+            self.step()
+
+    def step(self):
+        """One tick: sleep, then record how late the wake-up was."""
+        before = self._clock()
+        self._sleep(self.tick)
+        self.last = self._clock()
+        self.lag = max(0.0, self.last - before - self.tick)
+
+    def behind(self):
+        if self.limit <= 0:
+            return False
+        overdue = self._clock() - self.last - self.tick
+        return max(self.lag, overdue) > self.limit
+
+
+def retry_after():
+    """Seconds a refused client is told to wait: spread, so that a crowd
+    refused at once does not come back at once."""
+    return random.randint(1, 5)

@@ -40,8 +40,9 @@
    header: a door the origin check does not cover. It is refused with 400 in
    every configuration (the page and standard clients never use it).
 
-6. A new Engine.IO session over the worker's cap (d09/runtime/capacity.py) gets
-   ``503`` with ``Retry-After`` before it holds anything but its socket.
+6. A new Engine.IO session while the worker is full (over its session cap, or
+   its event loop late: d09/runtime/capacity.py) gets ``503`` with a spread
+   ``Retry-After`` before it holds anything but its socket.
 """
 
 import logging
@@ -49,6 +50,8 @@ import types
 from urllib.parse import parse_qs
 
 from django.conf import settings
+
+from d09.runtime.capacity import retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +137,7 @@ def websocket_middleware(app, async_mode="eventlet", allow_compression=None, ful
             start_response("400 Bad Request", [("Content-Type", "application/json")])
             return [JSONP_REFUSED]
         if full is not None and opens_a_session(environ) and full():
-            headers = [("Content-Type", "application/json"), ("Retry-After", "2")]
+            headers = [("Content-Type", "application/json"), ("Retry-After", str(retry_after()))]
             start_response("503 Service Unavailable", headers)
             return [BUSY]
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
