@@ -232,6 +232,11 @@ SIO_CONNECT_TIMEOUT = env_int("SIO_CONNECT_TIMEOUT", 10)
 # A worker whose event loop is late by more than this takes no new chat session
 # (503, Retry-After) until it catches up. 0: never refuse for lateness.
 LOOP_LAG_LIMIT_MS = env_int("LOOP_LAG_LIMIT_MS", 500)
+# At most this many new chat sessions on their way into a room at once (each
+# join costs the loop a few ms); the next ones wait, up to JOIN_WAIT seconds,
+# then get 503. 0: no such limit.
+JOINS_IN_FLIGHT = env_int("JOINS_IN_FLIGHT", 100)
+JOIN_WAIT = env_int("JOIN_WAIT", 10)
 WS_COMPRESSION = env_bool("WS_COMPRESSION")
 
 # Flood control (token buckets): a burst, then a steady rate. 0 turns one off.

@@ -73,6 +73,41 @@ def create_server(async_mode, backend):
     return server, chat
 
 
+JOIN_SLOT = "d09.join_slot"
+
+
+def session_gate(server, async_mode):
+    """``admit_session(environ)`` for the middleware: whether the worker takes a
+    new chat session (d09/runtime/capacity.py): not at its session cap, and a
+    join slot free (waited for). A reconnect storm is admitted at the pace the
+    worker serves it. Sets ``server.session_settled``, which gives the slot back."""
+    from django.conf import settings
+
+    from d09.runtime.capacity import JoinSlots, at_capacity
+
+    slots = None
+    if async_mode == "eventlet" and settings.JOINS_IN_FLIGHT > 0:
+        slots = JoinSlots(settings.JOINS_IN_FLIGHT, wait=settings.JOIN_WAIT)
+
+    def admit_session(environ):
+        if at_capacity(len(server.eio.sockets)):
+            return False
+        if slots is not None:
+            token = slots.take()
+            if token is None:
+                return False
+            environ[JOIN_SLOT] = token
+        return True
+
+    def session_settled(environ):
+        token = environ.pop(JOIN_SLOT, None)
+        if token is not None:
+            slots.give_back(token)
+
+    server.session_settled = session_settled
+    return admit_session
+
+
 def create_app(async_mode):
     """The WSGI app of one server process (gunicorn worker or direct start)."""
     from d09.runtime.green import make_psycopg2_green
@@ -84,11 +119,8 @@ def create_app(async_mode):
 
     django_app = get_wsgi_application()
 
-    from django.conf import settings
-
     from chat import background
     from chat.backends import load_backend
-    from d09.runtime.capacity import LoopWatch, at_capacity
     from d09.runtime.event_db import event_connections
     from d09.runtime.gc_tuning import tune_gc
     from d09.runtime.websocket_middleware import websocket_middleware
@@ -107,16 +139,10 @@ def create_app(async_mode):
     event_connections.keep_one_open()
     # No permessage-deflate unless WS_COMPRESSION=1, no class defined per request
     # for gunicorn's socket, no C stack frame kept per connection (see the module).
-    # A new chat session waits while the worker is full or its loop is late
-    # (a reconnect storm is admitted at the pace the worker serves it).
-    watch = None
-    if async_mode == "eventlet" and settings.LOOP_LAG_LIMIT_MS > 0:
-        watch = LoopWatch(settings.LOOP_LAG_LIMIT_MS / 1000, server.sleep)
-        server.start_background_task(watch.run)
     app = websocket_middleware(
         socketio.WSGIApp(server, django_app),
         async_mode=async_mode,
-        full=lambda: at_capacity(len(server.eio.sockets)) or (watch is not None and watch.behind()),
+        admit_session=session_gate(server, async_mode),
     )
     # Log records without thread names: under eventlet, naming the current
     # thread creates and keeps a green Thread object for every connection that

@@ -19,16 +19,19 @@ back within two seconds; the worker took every handshake, and the work queued
 on its one event loop grew to many seconds. Pings and pongs waited in that
 queue too, so clients that were already back timed out (on both sides),
 reconnected and added to the queue: the storm fed itself and never ended. A
-worker now takes a new session only while its loop keeps up (``LoopWatch``):
-when the loop is late by more than LOOP_LAG_LIMIT_MS, new sessions get the same
-``503`` and come back with their backoff, and the clients already in are served
-on time. The storm is admitted at the pace the worker can serve.
+worker now lets at most JOINS_IN_FLIGHT new sessions on their way into a room at
+once (``JoinSlots``): each join costs a few milliseconds of the loop, so this
+bounds the work a crowd can queue. The next sessions wait for a slot in arrival
+order (their TCP connection open, costing no CPU) and get ``503`` only after
+JOIN_WAIT seconds. Refusing them at once was tried first (while the loop was
+late): the refused clients came back within seconds, and answering them took a
+third of the worker's CPU. The clients already in are served on time, and the
+storm is admitted at the pace the worker can serve.
 """
 
 import logging
 import random
 import resource
-import time
 
 logger = logging.getLogger(__name__)
 
@@ -83,40 +86,43 @@ def at_capacity(open_sessions):
     return _session_cap is not None and open_sessions >= _session_cap
 
 
-class LoopWatch:
-    """Whether this worker's event loop keeps up.
+class JoinSlots:
+    """At most ``slots`` new sessions on their way into a room at once.
 
-    A green thread (``run``) sleeps ``tick`` seconds over and over; how late
-    it wakes is how long everything else on the loop waits. The loop is
-    ``behind()`` when the last wake-up came later than ``limit`` seconds, or
-    when the watch is overdue by more than ``limit`` now (a long stretch of
-    work is running: the requests of that stretch see it at once).
+    A new session takes a slot before its handshake (``take``), waiting for
+    one up to ``wait`` seconds in arrival order; refusing it instead would cost
+    as much as its handshake (the request is read and answered) and bring it
+    back a moment later. The slot is given back when the session has joined a
+    room or gone (``give_back``), or ``hold_for`` seconds after it was taken,
+    so that sessions that never join cannot keep the door shut.
     """
 
-    def __init__(self, limit, sleep, clock=time.monotonic, tick=0.05):
-        self.limit = limit
-        self.tick = tick
-        self._sleep = sleep
-        self._clock = clock
-        self.lag = 0.0
-        self.last = clock()
+    def __init__(self, slots, wait=10.0, hold_for=1.0):
+        from eventlet import semaphore
+        from eventlet.hubs import get_hub
 
-    def run(self):
-        while True:
-            self.step()
+        self._free = semaphore.Semaphore(slots)
+        self._hub = get_hub
+        self.wait = wait
+        self.hold_for = hold_for
+        self._held = set()
 
-    def step(self):
-        """One tick: sleep, then record how late the wake-up was."""
-        before = self._clock()
-        self._sleep(self.tick)
-        self.last = self._clock()
-        self.lag = max(0.0, self.last - before - self.tick)
+    def take(self):
+        """A slot (a token to give back), or None after waiting ``wait`` seconds."""
+        if not self._free.acquire(timeout=self.wait):
+            return None
+        token = object()
+        self._held.add(token)
+        self._hub().schedule_call_global(self.hold_for, self.give_back, token)
+        return token
 
-    def behind(self):
-        if self.limit <= 0:
-            return False
-        overdue = self._clock() - self.last - self.tick
-        return max(self.lag, overdue) > self.limit
+    def give_back(self, token):
+        if token in self._held:
+            self._held.remove(token)
+            self._free.release()
+
+    def in_use(self):
+        return len(self._held)
 
 
 def retry_after():

@@ -57,6 +57,9 @@ class ChatServer(socketio.Server):
     - ``admit_transport(environ) -> bool`` may refuse a new Engine.IO session
       (HTTP 401, which clients retry with their backoff);
       ``transport_closed(environ)`` hears of every admitted session's end.
+    - ``session_settled(environ)`` hears once of each new session that has
+      connected to a namespace, gone, or been refused: what a join slot
+      (d09.runtime.capacity.JoinSlots) waits for.
     """
 
     def __init__(
@@ -66,9 +69,11 @@ class ChatServer(socketio.Server):
         frame_budget=None,
         admit_transport=None,
         transport_closed=None,
+        session_settled=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.session_settled = session_settled
         self.frame_budget = frame_budget
         self.admit_transport = admit_transport
         self.transport_closed = transport_closed
@@ -102,6 +107,7 @@ class ChatServer(socketio.Server):
 
     def _handle_eio_connect(self, eio_sid, environ):
         if self.admit_transport is not None and not self.admit_transport(environ):
+            self._settle(environ)
             return False
         result = super()._handle_eio_connect(eio_sid, environ)
         if self.connect_deadlines is not None:
@@ -113,18 +119,24 @@ class ChatServer(socketio.Server):
     def _handle_eio_disconnect(self, eio_sid, reason):
         if self.frame_budget is not None:
             self.frame_budget.forget(eio_sid)
+        self._settle(self.environ.get(eio_sid))
         if self.transport_closed is not None and eio_sid in self.environ:
             self.transport_closed(self.environ[eio_sid])
         self.start_background_task(super()._handle_eio_disconnect, eio_sid, reason)
 
     def _handle_connect(self, eio_sid, namespace, data):
         super()._handle_connect(eio_sid, namespace, data)
+        self._settle(self.environ.get(eio_sid))
         socket = self.eio.sockets.get(eio_sid)
         if socket is None or socket.closed or socket.closing:
             sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
             if sid is not None and self.manager.is_connected(sid, namespace or "/"):
                 logger.info("%s closed while it connected: disconnecting it", eio_sid)
                 self._handle_eio_disconnect(eio_sid, self.reason.TRANSPORT_CLOSE)
+
+    def _settle(self, environ):
+        if self.session_settled is not None and environ is not None:
+            self.session_settled(environ)
 
     def _sweep_forever(self):
         while True:

@@ -40,9 +40,10 @@
    header: a door the origin check does not cover. It is refused with 400 in
    every configuration (the page and standard clients never use it).
 
-6. A new Engine.IO session while the worker is full (over its session cap, or
-   its event loop late: d09/runtime/capacity.py) gets ``503`` with a spread
-   ``Retry-After`` before it holds anything but its socket.
+6. A new Engine.IO session that the worker does not take (over its session
+   cap, its event loop late, no join slot free in time: d09/runtime/capacity.py)
+   gets ``503`` with a spread ``Retry-After`` before it holds anything but its
+   socket.
 """
 
 import logging
@@ -124,9 +125,9 @@ def direct_call(app):
     return method if isinstance(method, types.MethodType) else app
 
 
-def websocket_middleware(app, async_mode="eventlet", allow_compression=None, full=None):
-    """``app`` behind the rules of this module's docstring; ``full()`` says
-    whether the worker takes no new session (rule 6)."""
+def websocket_middleware(app, async_mode="eventlet", allow_compression=None, admit_session=None):
+    """``app`` behind the rules of this module's docstring; ``admit_session(environ)``
+    says whether the worker takes a new session (rule 6; it may wait)."""
     if allow_compression is None:
         allow_compression = settings.WS_COMPRESSION
     hand_over_socket = async_mode == "eventlet"
@@ -136,7 +137,7 @@ def websocket_middleware(app, async_mode="eventlet", allow_compression=None, ful
         if is_jsonp(environ):
             start_response("400 Bad Request", [("Content-Type", "application/json")])
             return [JSONP_REFUSED]
-        if full is not None and opens_a_session(environ) and full():
+        if admit_session is not None and opens_a_session(environ) and not admit_session(environ):
             headers = [("Content-Type", "application/json"), ("Retry-After", str(retry_after()))]
             start_response("503 Service Unavailable", headers)
             return [BUSY]

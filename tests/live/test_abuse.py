@@ -286,3 +286,39 @@ def _try_join(live, cookie):
         return None
     raw.connect_namespace({"room": "general"})
     return raw
+
+
+def test_a_join_gives_its_slot_back_at_once(servers):
+    """Issue 16: one join slot and no wait for it: each client gets in only if
+    the one before gave its slot back when it joined."""
+    live = servers.start(JOINS_IN_FLIGHT="1", JOIN_WAIT="0")
+    cookies = live.create_sessions([f"slot{i}" for i in range(5)]).values()
+    joined = []
+    try:
+        for cookie in cookies:
+            raw = RawSocket(live.url, cookie=cookie)
+            assert raw.connect_namespace({"room": "general"})[-1].startswith("40")
+            joined.append(raw)
+    finally:
+        for raw in joined:
+            raw.close()
+
+
+def test_sessions_over_the_join_slots_wait_for_one_instead_of_being_refused(servers):
+    """Issue 16: a crowd larger than the join slots all gets in, none refused."""
+    live = servers.start(JOINS_IN_FLIGHT="2", JOIN_WAIT="20")
+    cookies = list(live.create_sessions([f"crowd{i}" for i in range(20)]).values())
+    joined = []
+
+    def join(cookie):
+        raw = RawSocket(live.url, cookie=cookie)
+        frames = raw.connect_namespace({"room": "general"})
+        joined.append(raw)
+        return frames[-1][:2]
+
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            assert list(pool.map(join, cookies)) == ["40"] * 20
+    finally:
+        for raw in joined:
+            raw.close()

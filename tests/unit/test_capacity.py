@@ -19,53 +19,32 @@ def test_no_cap_outside_gunicorn():
     assert not capacity.at_capacity(10**6)
 
 
-class LoopForTest:
-    """A LoopWatch's sleep that moves a fake clock, plus work that holds the loop."""
-
-    def __init__(self, clock):
-        self.clock = clock
-        self.busy_for = 0.0
-
-    def sleep(self, seconds):
-        self.clock.advance(seconds + self.busy_for)
-        self.busy_for = 0.0
-
-
-def test_a_loop_that_keeps_up_takes_new_sessions(clock):
-    loop = LoopForTest(clock)
-    watch = capacity.LoopWatch(0.5, loop.sleep, clock=clock)
-    for _ in range(10):
-        watch.step()
-        loop.busy_for = 0.01
-    assert not watch.behind()
-
-
-def test_a_late_wake_up_refuses_until_the_loop_catches_up(clock):
-    loop = LoopForTest(clock)
-    watch = capacity.LoopWatch(0.5, loop.sleep, clock=clock)
-    loop.busy_for = 2.0  # a stretch of work held the loop for 2 s
-    watch.step()
-    assert watch.behind()
-    watch.step()  # the next tick comes on time
-    assert not watch.behind()
-
-
-def test_work_running_now_is_seen_before_the_watch_wakes(clock):
-    loop = LoopForTest(clock)
-    watch = capacity.LoopWatch(0.5, loop.sleep, clock=clock)
-    watch.step()
-    clock.advance(0.3)  # within the stretch: the watch is not overdue yet
-    assert not watch.behind()
-    clock.advance(0.3)  # 0.6 s since its last wake-up, 0.55 s overdue
-    assert watch.behind()
-
-
-def test_a_zero_limit_never_refuses(clock):
-    watch = capacity.LoopWatch(0, LoopForTest(clock).sleep, clock=clock)
-    clock.advance(60)
-    assert not watch.behind()
-
-
 def test_refused_clients_are_told_spread_waits():
     waits = {capacity.retry_after() for _ in range(200)}
     assert waits <= set(range(1, 6)) and len(waits) > 1
+
+
+def test_a_join_slot_is_free_again_once_given_back():
+    slots = capacity.JoinSlots(2, wait=0.05, hold_for=60)
+    first, second = slots.take(), slots.take()
+    assert first and second and slots.in_use() == 2
+    assert slots.take() is None  # none free within the wait: refused
+    slots.give_back(first)
+    slots.give_back(first)  # twice changes nothing
+    assert slots.take() is not None
+    assert slots.take() is None
+
+
+def test_a_waiting_session_gets_the_slot_given_back_meanwhile():
+    import eventlet
+
+    slots = capacity.JoinSlots(1, wait=5, hold_for=60)
+    held = slots.take()
+    eventlet.spawn_after(0.01, slots.give_back, held)
+    assert slots.take() is not None  # waited, not refused
+
+
+def test_a_session_that_never_joins_holds_its_slot_for_a_moment_only():
+    slots = capacity.JoinSlots(1, wait=5, hold_for=0.05)
+    assert slots.take() is not None  # never given back
+    assert slots.take() is not None  # free again after hold_for

@@ -98,3 +98,27 @@ def test_a_disconnect_found_inside_a_broadcast_is_handled_after_it(server):
     wait_until(lambda: len(order) == 2, timeout=2, interval=0.01, message="the disconnect")
     assert order == ["broadcast done", ("disconnect", "ping timeout")]
     assert not server.manager.is_connected(server.manager.sid_from_eio_sid("eio-1", "/"), "/")
+
+
+def test_each_new_session_is_settled_once_it_connects_or_goes():
+    settled = []
+    server = ChatServer(async_mode="eventlet", connect_timeout=0)
+    # As the app's: the slot is taken out of the environ, so it goes back once.
+    server.session_settled = lambda environ: settled.extend(environ.pop("slot", []))
+    server.register_namespace(socketio.Namespace("/"))
+    server._handle_eio_connect("joins", {"slot": ["joins"]})
+    server._handle_eio_connect("leaves", {"slot": ["leaves"]})
+    assert settled == []
+    server._send_packet = lambda *args: None  # no Engine.IO socket behind these sessions
+    server._handle_connect("joins", "/", None)
+    assert settled == ["joins"]
+    server._handle_eio_disconnect("leaves", server.reason.CLIENT_DISCONNECT)
+    assert settled == ["joins", "leaves"]
+
+
+def test_a_session_refused_by_admit_transport_is_settled_at_once():
+    settled = []
+    server = ChatServer(async_mode="eventlet", connect_timeout=0, admit_transport=lambda e: False)
+    server.session_settled = lambda environ: settled.append(environ["name"])
+    assert server._handle_eio_connect("refused", {"name": "refused"}) is False
+    assert settled == ["refused"]
