@@ -1,5 +1,6 @@
 """d09/hashers.py: Django's hashers, computing on an OS thread under green threads."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -117,3 +118,22 @@ def test_under_green_threads_the_hash_leaves_the_loop_free(mode):
     # loop, it would not have run once between them.
     assert int(ticks_during_two_hashes) > 100
     assert other_thread == "True"
+
+
+def test_the_hashing_thread_yields_the_cpu_to_the_loop():
+    """The hash runs at nice 19 on its own thread; the thread that asked keeps its priority."""
+    seen = {}
+
+    def hash_here():
+        seen["hashing"] = os.getpriority(os.PRIO_PROCESS, 0)
+        return "hashed"
+
+    def pool_thread():
+        seen["result"] = hashers.at_low_priority(hash_here)
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    thread = threading.Thread(target=pool_thread)
+    thread.start()
+    thread.join(timeout=10)
+    assert seen == {"hashing": hashers.HASHING_NICENESS, "result": "hashed"}
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before
