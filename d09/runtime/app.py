@@ -90,7 +90,9 @@ def session_gate(server, async_mode):
         slots = JoinSlots(settings.JOINS_IN_FLIGHT, wait=settings.JOIN_WAIT)
 
     def admit_session(environ):
-        if at_capacity(len(server.eio.sockets)):
+        # Sessions waiting for a join slot hold connections of the pool too.
+        waiting = slots.waiting() if slots is not None else 0
+        if at_capacity(len(server.eio.sockets) + waiting):
             return False
         if slots is not None:
             token = slots.take()

@@ -124,6 +124,10 @@ class JoinSlots:
     def in_use(self):
         return len(self._held)
 
+    def waiting(self):
+        """Sessions waiting for a slot: each holds a connection of the pool."""
+        return max(0, -self._free.balance)
+
 
 def retry_after():
     """Seconds a refused client is told to wait: spread, so that a crowd

@@ -40,8 +40,10 @@ def test_a_waiting_session_gets_the_slot_given_back_meanwhile():
 
     slots = capacity.JoinSlots(1, wait=5, hold_for=60)
     held = slots.take()
-    eventlet.spawn_after(0.01, slots.give_back, held)
+    waiting = []
+    eventlet.spawn_after(0.01, lambda: (waiting.append(slots.waiting()), slots.give_back(held)))
     assert slots.take() is not None  # waited, not refused
+    assert waiting == [1] and slots.waiting() == 0
 
 
 def test_a_session_that_never_joins_holds_its_slot_for_a_moment_only():
