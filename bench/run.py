@@ -47,6 +47,22 @@ SERVER_CORE, GENERATOR_CORE = "0", "1"
 # with the generator and with redis-server: its figures are a lower bound.
 TWO_WORKERS = "ours-2w-redis"
 TWO_WORKER_CORES = "0,1"
+
+
+def room_under_load(label, alone_s=10, loaded_s=20, members=100, **load):
+    """One room at 10 msg/s, alone for ``alone_s`` seconds, then for ``loaded_s``
+    seconds under ``load`` (a phase's logins/s or flood) from elsewhere."""
+    return dict(
+        rooms=1,
+        members=members,
+        clients_per_address=1,
+        phases=[
+            dict(rate=10, seconds=alone_s, label="alone"),
+            dict(rate=10, seconds=loaded_s, label=label, **load),
+        ],
+    )
+
+
 TWO_WORKER_SCENARIOS = {"rooms", "saturation", "saturation-rooms"}
 OURS = ("ours", "ours-compress", TWO_WORKERS)  # gunicorn -k eventlet sio_server:app
 SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
@@ -91,64 +107,25 @@ SCENARIOS = {
     "saturation-rooms": dict(rooms=20, members=50, phases=SATURATION_STEPS, stop_p99_ms=250),
     # Issue 11, item 4: one 100-member room at 10 msg/s, alone, then while 10 real
     # logins a second run against the same worker (each hashes a password).
-    "logins": dict(
-        rooms=1,
-        members=100,
-        clients_per_address=1,
-        phases=[
-            dict(rate=10, seconds=10, label="alone"),
-            dict(rate=10, seconds=20, logins=10, label="10 logins/s"),
-        ],
-    ),
+    "logins": room_under_load("10 logins/s", logins=10),
     # The same with eventlet's thread pool at 1 thread (EVENTLET_THREADPOOL_SIZE;
     # default 20): at most one hash beside the event loop on its core.
     "logins-tpool1": dict(
-        rooms=1,
-        members=100,
-        clients_per_address=1,
-        phases=[
-            dict(rate=10, seconds=10, label="alone"),
-            dict(rate=10, seconds=20, logins=10, label="10 logins/s"),
-        ],
-        env={"EVENTLET_THREADPOOL_SIZE": "1"},
+        room_under_load("10 logins/s", logins=10), env={"EVENTLET_THREADPOOL_SIZE": "1"}
     ),
     # The same with the server allowed on both cores (the generator stays on core
     # 1 and shares it): hashing off the loop can only help where a core is free.
-    "logins-2cores": dict(
-        rooms=1,
-        members=100,
-        clients_per_address=1,
-        phases=[
-            dict(rate=10, seconds=10, label="alone"),
-            dict(rate=10, seconds=20, logins=10, label="10 logins/s"),
-        ],
-        server_cores="0,1",
-    ),
+    "logins-2cores": dict(room_under_load("10 logins/s", logins=10), server_cores="0,1"),
     # 10 logins/s need ~3.5 cores of PBKDF2 (0.35 s each here): more than this
     # machine has, whatever runs the hash. At 3 logins/s (about one core of
     # hashing) with the server allowed on both cores, hashing off the loop has a
     # core to go to: this variant shows what it buys when the capacity exists.
-    "logins-3-2cores": dict(
-        rooms=1,
-        members=100,
-        clients_per_address=1,
-        phases=[
-            dict(rate=10, seconds=10, label="alone"),
-            dict(rate=10, seconds=20, logins=3, label="3 logins/s"),
-        ],
-        server_cores="0,1",
-    ),
+    "logins-3-2cores": dict(room_under_load("3 logins/s", logins=3), server_cores="0,1"),
     # ... and while one more client floods 5,000 invalid events/s on its own
     # connection, reconnecting 250 ms after each cut. The frame budget is on with
     # its defaults (200 frames, then 50/s), and so is the per-user connect limit.
     "flood": dict(
-        rooms=1,
-        members=100,
-        clients_per_address=1,
-        phases=[
-            dict(rate=10, seconds=10, label="alone"),
-            dict(rate=10, seconds=20, flood=True, label="flood 5000/s"),
-        ],
+        room_under_load("flood 5000/s", flood=True),
         flood=dict(rate=5000, reconnect=True, reconnectDelayMs=250),
         env={
             "FRAME_RATE_BURST": None,
@@ -210,41 +187,11 @@ QUICK = {
     "saturation-rooms": dict(
         rooms=5, members=20, phases=[dict(rate=r, seconds=3) for r in (10, 30, 60)]
     ),
-    "logins": dict(
-        members=30,
-        phases=[
-            dict(rate=10, seconds=3, label="alone"),
-            dict(rate=10, seconds=5, logins=4, label="4 logins/s"),
-        ],
-    ),
-    "logins-tpool1": dict(
-        members=30,
-        phases=[
-            dict(rate=10, seconds=3, label="alone"),
-            dict(rate=10, seconds=5, logins=4, label="4 logins/s"),
-        ],
-    ),
-    "logins-2cores": dict(
-        members=30,
-        phases=[
-            dict(rate=10, seconds=3, label="alone"),
-            dict(rate=10, seconds=5, logins=4, label="4 logins/s"),
-        ],
-    ),
-    "logins-3-2cores": dict(
-        members=30,
-        phases=[
-            dict(rate=10, seconds=3, label="alone"),
-            dict(rate=10, seconds=5, logins=3, label="3 logins/s"),
-        ],
-    ),
-    "flood": dict(
-        members=30,
-        phases=[
-            dict(rate=10, seconds=3, label="alone"),
-            dict(rate=10, seconds=5, flood=True, label="flood 5000/s"),
-        ],
-    ),
+    "logins": room_under_load("4 logins/s", alone_s=3, loaded_s=5, members=30, logins=4),
+    "logins-tpool1": room_under_load("4 logins/s", alone_s=3, loaded_s=5, members=30, logins=4),
+    "logins-2cores": room_under_load("4 logins/s", alone_s=3, loaded_s=5, members=30, logins=4),
+    "logins-3-2cores": room_under_load("3 logins/s", alone_s=3, loaded_s=5, members=30, logins=3),
+    "flood": room_under_load("flood 5000/s", alone_s=3, loaded_s=5, members=30, flood=True),
     "join-storm": dict(groups=[dict(rooms=["bench-100"], members=300)], fill_concurrency=300),
     "join-storm-c100": dict(groups=[dict(rooms=["bench-100"], members=300)]),
     "restart-storm-100x100": dict(
