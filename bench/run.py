@@ -145,13 +145,6 @@ SCENARIOS = {
     ),
     # The same with at most 100 handshakes in flight (how the issue's 42 joins/s
     # and the older idle-1room figures were taken).
-    "join-storm-c100": dict(
-        mode="storm",
-        groups=[dict(rooms=["bench-100"], members=2000)],
-        fill_concurrency=100,
-        clients_per_address=1,
-        env=DEFAULT_LIMITS,
-    ),
     # 100 rooms x 100 + one room of 2,000 (12,000 distinct users), filled 200 at a
     # time; 6 senders (rooms 0-4 and the big one) at 1 msg/s; then the worker is
     # SIGKILLed, gunicorn's master starts a new one, and every client comes back
@@ -170,6 +163,9 @@ SCENARIOS = {
     ),
 }
 # The issue's first observation: 10,000 users in 100 rooms x 100, no big room.
+# The join storm with at most 100 handshakes in flight (how the issue's 42
+# joins/s and the older idle-1room figures were taken).
+SCENARIOS["join-storm-c100"] = dict(SCENARIOS["join-storm"], fill_concurrency=100)
 SCENARIOS["restart-storm-100x100"] = dict(
     SCENARIOS["restart-storm"],
     groups=[dict(rooms=[f"bench-{r}" for r in range(100)], members=100)],
@@ -655,18 +651,23 @@ def cpu_per_1k_deliveries(phase):
     return 1e6 * (cpu + phase.get("redis_cpu_s", 0)) / count
 
 
-def run_storm_generator(config, server):
-    """loadgen.js in storm mode: the fill (``filled``), and with ``kill`` the
-    worker SIGKILLed when the generator says ``kill-now`` (then a line on its
-    stdin) and the storm that follows (``storm``). Descriptors and RSS of the
-    worker are sampled throughout (WorkerWatch)."""
-    proc = subprocess.Popen(
+def start_loadgen(config):
+    """loadgen.js on GENERATOR_CORE, reading lines on stdin, writing events on stdout."""
+    return subprocess.Popen(
         ["taskset", "-c", GENERATOR_CORE, "node", str(BENCH / "loadgen.js"), json.dumps(config)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         preexec_fn=raise_nofile,
     )
+
+
+def run_storm_generator(config, server):
+    """loadgen.js in storm mode: the fill (``filled``), and with ``kill`` the
+    worker SIGKILLed when the generator says ``kill-now`` (then a line on its
+    stdin) and the storm that follows (``storm``). Descriptors and RSS of the
+    worker are sampled throughout (WorkerWatch)."""
+    proc = start_loadgen(config)
     watch = WorkerWatch(server).start()
     events, figures = [], {}
     cpu0 = server.cpu_seconds()
@@ -706,13 +707,7 @@ def run_storm_generator(config, server):
 def run_generator(config, server, profile=None, redis=None):
     """Run loadgen.js on GENERATOR_CORE; returns its parsed events and server figures
     (RSS and CPU summed over the server's workers; CPU as a fraction of one core)."""
-    proc = subprocess.Popen(
-        ["taskset", "-c", GENERATOR_CORE, "node", str(BENCH / "loadgen.js"), json.dumps(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=raise_nofile,
-    )
+    proc = start_loadgen(config)
     events, figures, spies = [], {}, []
     for line in proc.stdout:
         event = json.loads(line)
