@@ -49,7 +49,7 @@ def entry_history(member):
     mark = mark_of(member.user_id, member.room_id)
     if mark is None:
         recent, _ = messages.history(member.room_id, member.room_slug)
-        _move_mark(member.user_id, member.room_id, recent[-1]["id"] if recent else 0)
+        _first_mark(member.user_id, member.room_id, recent[-1]["id"] if recent else 0)
         return recent, None
     unread = Message.objects.filter(room_id=member.room_id, id__gt=mark).exclude(
         author_id=member.user_id
@@ -77,6 +77,13 @@ def set_mark(user_id, room_id, message_id):
     newest = Message.objects.filter(room_id=room_id).order_by("-id").values_list("id", flat=True)
     _move_mark(user_id, room_id, min(message_id, newest.first() or 0))
     return mark_of(user_id, room_id)
+
+
+def _first_mark(user_id, room_id, message_id):
+    """A first visit's mark, in one INSERT (a join's hot path). A mark made
+    meanwhile by another connection of the user is at least as far: it stays."""
+    mark = ReadMark(user_id=user_id, room_id=room_id, last_read_id=message_id)
+    ReadMark.objects.bulk_create([mark], ignore_conflicts=True)
 
 
 def _move_mark(user_id, room_id, message_id):

@@ -4,10 +4,11 @@ how many queries a join costs, and presence notices gathered in a busy room."""
 import pytest
 from django.contrib.auth import get_user_model
 
+from chat import reading
 from chat.backends.memory import create
 from chat.connection import Member
 from chat.lobby import Lobby
-from chat.models import Room
+from chat.models import ReadMark, Room
 from chat.rooms import Rooms
 from chat.sessions import ConnectionRegistry
 
@@ -77,6 +78,25 @@ def test_a_reconnect_costs_two_small_queries_when_the_session_is_known(
     with django_assert_num_queries(2):
         rooms.join("a2", alice, since=first["seq"])
     assert server.to("a2")[0][1][1]["seq"] == first["seq"]
+
+
+def test_a_first_entry_sets_the_read_mark_in_one_insert(setup, django_assert_num_queries):
+    _, rooms, member = setup
+    first, _ = rooms.post(member("bob"), "hello")
+    alice = member("alice")
+    # Her mark (none yet), the last 3 messages, the new mark, the change number.
+    with django_assert_num_queries(4):
+        rooms.join("a1", alice)
+    assert ReadMark.objects.get(user_id=alice.user_id).last_read_id == first["id"]
+
+
+def test_a_first_entry_never_moves_back_a_mark_made_meanwhile(setup):
+    _, rooms, member = setup
+    first, _ = rooms.post(member("bob"), "hello")
+    alice = member("alice")
+    ReadMark.objects.create(user_id=alice.user_id, room_id=alice.room_id, last_read_id=first["id"])
+    reading._first_mark(alice.user_id, alice.room_id, 0)  # her other tab, a moment late
+    assert ReadMark.objects.get(user_id=alice.user_id).last_read_id == first["id"]
 
 
 def test_a_busy_room_hears_gathered_notices(setup):
