@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support.browser import log_in, wait_for
+from tests.support.browser import log_in, switchable, wait_for, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -54,6 +54,33 @@ def test_refused_connect_is_final_and_carries_the_message(page):
         "retries": 0,
         "open": False,
     }
+
+
+def test_an_attempt_the_browser_blocks_is_retried_without_waiting_for_the_open_timeout(page):
+    """Chromium ends an attempt it blocks itself (here the page's CSP: the test
+    switch points the socket at another port) with "error" and no "close". The
+    shim must count that as a failed attempt and try again on its usual delay,
+    not sit until openTimeout (20 s, past this script's 15 s timeout)."""
+    switchable(page).refresh()
+    wait_ready(page)
+    result = run_async(
+        page,
+        """
+        sessionStorage.setItem("d09-test-offline", "1");
+        var reasons = [];
+        var s = $.socketio({auth: function () { return {room: "random"}; }});
+        s.on("reconnecting", function (attempt, delay, reason) {
+          reasons.push(reason);
+          sessionStorage.removeItem("d09-test-offline");  // the next attempt reaches the server
+        });
+        s.on("connect", function () {
+          var blocked = window.d09Sockets.filter(function (ws) { return /:9\//.test(ws.url); });
+          s.close();
+          done({reasons: reasons, blocked: blocked.length});
+        });
+        """,
+    )
+    assert result == {"reasons": ["transport error"], "blocked": 1}
 
 
 def test_oversized_messages_are_refused_locally(page):

@@ -128,6 +128,14 @@
         self.onClose("transport closed (code " + event.code + ")");
       }
     };
+    // Chromium fires "error" and no "close" for an attempt it blocks itself (a
+    // Content-Security-Policy, an extension): without this the page would sit
+    // until openTimeout before trying again.
+    ws.onerror = function () {
+      if (ws === self.ws) {
+        self.dropTransport("transport error");
+      }
+    };
   };
 
   Socket.prototype.send = function (frame) {
