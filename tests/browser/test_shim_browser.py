@@ -65,7 +65,7 @@ def test_an_attempt_the_browser_blocks_is_retried_without_waiting_for_the_open_t
     wait_ready(page)
     result = run_async(
         page,
-        """
+        r"""
         sessionStorage.setItem("d09-test-offline", "1");
         var reasons = [];
         var s = $.socketio({auth: function () { return {room: "random"}; }});
