@@ -32,6 +32,7 @@ storm is admitted at the pace the worker can serve.
 import logging
 import random
 import resource
+from collections import deque
 
 logger = logging.getLogger(__name__)
 
@@ -95,13 +96,21 @@ class JoinSlots:
     back a moment later. The slot is given back when the session has joined a
     room or gone (``give_back``), or ``hold_for`` seconds after it was taken,
     so that sessions that never join cannot keep the door shut.
+
+    Not eventlet's Semaphore: its ``acquire`` looks itself up in, and removes
+    itself from, a deque of all the waiters, O(waiters) each; with thousands
+    waiting after a restart that was a tenth of the worker's CPU. Here a waiter
+    is an Event at the end of a deque, a slot given back goes to the first one
+    still waiting, and one that stopped waiting is only marked (skipped when
+    its turn comes): O(1) each.
     """
 
     def __init__(self, slots, wait=10.0, hold_for=1.0):
-        from eventlet import semaphore
         from eventlet.hubs import get_hub
 
-        self._free = semaphore.Semaphore(slots)
+        self._free = slots
+        self._turns = deque()  # an Event per session in the queue, oldest first
+        self._waiting = 0  # sessions in the queue still waiting
         self._hub = get_hub
         self.wait = wait
         self.hold_for = hold_for
@@ -109,24 +118,58 @@ class JoinSlots:
 
     def take(self):
         """A slot (a token to give back), or None after waiting ``wait`` seconds."""
-        if not self._free.acquire(timeout=self.wait):
-            return None
-        token = object()
-        self._held.add(token)
-        self._hub().schedule_call_global(self.hold_for, self.give_back, token)
-        return token
+        if self._free > 0 and not self._waiting:  # nobody jumps the queue
+            self._free -= 1
+            return self._hold()
+        from eventlet.event import Event
+
+        turn = Event()  # sent True: the slot is this session's
+        self._turns.append(turn)
+        self._waiting += 1
+        try:
+            turn.wait(self.wait)
+        except BaseException:  # the session's green thread was killed
+            self._leave_queue(turn)
+            raise
+        finally:
+            self._waiting -= 1
+        if turn.ready():  # handed a slot, maybe just as the wait ran out
+            return self._hold()
+        self._leave_queue(turn)
+        return None
 
     def give_back(self, token):
         if token in self._held:
             self._held.remove(token)
-            self._free.release()
+            self._pass_on()
 
     def in_use(self):
         return len(self._held)
 
     def waiting(self):
         """Sessions waiting for a slot: each holds a connection of the pool."""
-        return max(0, -self._free.balance)
+        return self._waiting
+
+    def _hold(self):
+        token = object()
+        self._held.add(token)
+        self._hub().schedule_call_global(self.hold_for, self.give_back, token)
+        return token
+
+    def _pass_on(self):
+        """A slot is free: to the session that has waited longest, or back to the pool."""
+        while self._turns:
+            turn = self._turns.popleft()
+            if not turn.ready():
+                turn.send(True)
+                return
+        self._free += 1
+
+    def _leave_queue(self, turn):
+        if turn.ready():  # a slot was handed to a session that is going away
+            self._pass_on()
+        else:
+            turn.send(False)  # its place is skipped when its turn comes
 
 
 def retry_after():
