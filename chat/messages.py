@@ -8,6 +8,7 @@ takes the room's next change number (``seq``), in the transaction that makes it.
 """
 
 import re
+import time
 import unicodedata
 
 from django.contrib.auth import get_user_model
@@ -224,6 +225,33 @@ def changes_since(room_id, room_slug, seq, limit=GAP_FILL_LIMIT):
     ``complete`` is False when there were more)."""
     changed = list(_in_room(room_id).filter(seq__gt=seq).order_by("seq")[: limit + 1])
     return _wire(changed[:limit], room_slug), len(changed) <= limit
+
+
+# Every entry into a room sends its last HISTORY_SIZE messages. After a restart
+# thousands of entries come within a minute while a room changes rarely, and
+# the query and the wire forms were a tenth of a join's CPU (py-spy). So they
+# are kept in the process by the room's change number, which every post, edit
+# and delete takes: an entry at another number reads them again. What takes no
+# number (a user renamed in the admin) shows within LATEST_KEPT_SECONDS.
+LATEST_KEPT_SECONDS = 10
+_latest = {}  # room id -> (change number, when read, messages)
+
+
+def latest(room_id, room_slug, seq):
+    """The room's last HISTORY_SIZE messages, oldest first, at change number
+    ``seq`` (``room_seq``, read by the caller under the room's lock)."""
+    now = time.monotonic()
+    kept = _latest.get(room_id)
+    if kept is not None and kept[0] == seq and now - kept[1] < LATEST_KEPT_SECONDS:
+        return list(kept[2])
+    shown = before(room_id, room_slug, None, HISTORY_SIZE)
+    _latest[room_id] = (seq, now, shown)
+    return list(shown)
+
+
+def forget_latest():
+    """Read every room's last messages again (tests: the database rolled back)."""
+    _latest.clear()
 
 
 def history(room_id, room_slug, after=None):

@@ -37,8 +37,9 @@ def older(room_id, room_slug, before_id, limit):
     return page[-limit:], len(page) > limit
 
 
-def entry_history(member):
-    """``(history, last_read)`` for a reader entering a room (not reconnecting).
+def entry_history(member, seq):
+    """``(history, last_read)`` for a reader entering a room (not reconnecting)
+    at the room's change number ``seq``.
 
     Nothing unread (or a first visit, which sets the mark to the room's newest
     message): the exercise's last 3 messages, ``last_read`` None. Otherwise the
@@ -48,14 +49,14 @@ def entry_history(member):
     """
     mark = mark_of(member.user_id, member.room_id)
     if mark is None:
-        recent, _ = messages.history(member.room_id, member.room_slug)
+        recent = messages.latest(member.room_id, member.room_slug, seq)
         _first_mark(member.user_id, member.room_id, recent[-1]["id"] if recent else 0)
         return recent, None
     unread = Message.objects.filter(room_id=member.room_id, id__gt=mark).exclude(
         author_id=member.user_id
     )
     if not unread.exists():
-        return messages.history(member.room_id, member.room_slug)[0], None
+        return messages.latest(member.room_id, member.room_slug, seq), None
     after, complete = messages.history(member.room_id, member.room_slug, after=mark)
     if not complete:  # more unread than sent: these are all unread, older ones by scroll-back
         return after, mark

@@ -62,20 +62,23 @@ class Rooms:
         ``after``. Entering: what a returning reader has not read, or the last 3
         messages. Its second argument says where unread messages start
         (``last_read``)."""
+        # The room's change number: under the room's lock nothing changes it
+        # while the history is read. It goes with the history ("seq"): where
+        # the page's next reconnect starts ("since") even when nothing it was
+        # sent carried a greater one.
+        seq = messages.room_seq(member.room_id)
         last_read, complete = None, True
         if since is not None:
             backlog, complete = messages.changes_since(member.room_id, member.room_slug, since)
         elif after is not None:
             backlog, complete = messages.history(member.room_id, member.room_slug, after)
         else:
-            backlog, last_read = reading.entry_history(member)
+            backlog, last_read = reading.entry_history(member, seq)
         if not complete:
             notice = {"reason": "More changed than can be filled in: showing the newest."}
             self.server.emit("history_reset", notice, to=sid, ignore_queue=True)
             backlog, _ = messages.history(member.room_id, member.room_slug, after=0)
-        # "seq": the room's change number now, where a page's next reconnect
-        # starts ("since") even when nothing it was sent carried a greater one.
-        meta = {"last_read": last_read, "seq": messages.room_seq(member.room_id)}
+        meta = {"last_read": last_read, "seq": seq}
         self.server.emit("history", (backlog, meta), to=sid, ignore_queue=True)
 
     def leave(self, sid, reason=None):

@@ -29,6 +29,15 @@ if BACKEND not in BACKENDS:
     raise pytest.UsageError(f"D09_TEST_BACKEND must be one of {BACKENDS}, not {BACKEND!r}")
 
 
+@pytest.fixture(autouse=True)
+def _rooms_last_messages_read_afresh():
+    """chat.messages keeps each room's last messages by the room's change
+    number; between tests the database rolls back and the numbers come again."""
+    from chat import messages
+
+    messages.forget_latest()
+
+
 @pytest.fixture(scope="session")
 def live_server_env(request):
     """Environment of the server under test: a throwaway database (SQLite, or

@@ -84,10 +84,46 @@ def test_a_first_entry_sets_the_read_mark_in_one_insert(setup, django_assert_num
     _, rooms, member = setup
     first, _ = rooms.post(member("bob"), "hello")
     alice = member("alice")
-    # Her mark (none yet), the last 3 messages, the new mark, the change number.
+    # The change number, her mark (none yet), the last 3 messages, the new mark.
     with django_assert_num_queries(4):
         rooms.join("a1", alice)
     assert ReadMark.objects.get(user_id=alice.user_id).last_read_id == first["id"]
+
+
+def test_entries_at_the_same_change_number_read_the_last_messages_once(
+    setup, django_assert_num_queries
+):
+    server, rooms, member = setup
+    first, _ = rooms.post(member("bob"), "hello")
+    rooms.join("a1", member("alice"))
+    # Her mark, the change number, the new mark: the last 3 messages are known.
+    with django_assert_num_queries(3):
+        rooms.join("c1", member("carol"))
+    assert server.to("c1")[0][1][0] == server.to("a1")[0][1][0] == [first]
+
+
+def test_an_entry_after_a_change_reads_the_last_messages_again(setup):
+    server, rooms, member = setup
+    first, _ = rooms.post(member("bob"), "hello")
+    rooms.join("a1", member("alice"))
+    edited = rooms.edit(member("bob"), first["id"], "hello, edited")
+    second, _ = rooms.post(member("bob"), "again")
+    rooms.join("c1", member("carol"))
+    history, meta = server.to("c1")[0][1]
+    assert [(m["id"], m["text"]) for m in history] == [
+        (first["id"], "hello, edited"),
+        (second["id"], "again"),
+    ]
+    assert meta["seq"] == second["seq"] > edited["seq"]
+
+
+def test_an_entry_after_a_delete_no_longer_shows_the_message(setup):
+    server, rooms, member = setup
+    first, _ = rooms.post(member("bob"), "hello")
+    rooms.join("a1", member("alice"))
+    rooms.delete(member("bob"), first["id"])
+    rooms.join("c1", member("carol"))
+    assert server.to("c1")[0][1][0] == []
 
 
 def test_a_first_entry_never_moves_back_a_mark_made_meanwhile(setup):
