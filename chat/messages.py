@@ -219,10 +219,14 @@ def after(room_id, room_slug, message_id, limit):
     return _wire(_shown(room_id).filter(id__gt=message_id).order_by("id")[:limit], room_slug)
 
 
-def changes_since(room_id, room_slug, seq, limit=GAP_FILL_LIMIT):
+def changes_since(room_id, room_slug, seq, limit=GAP_FILL_LIMIT, room_at=None):
     """``(messages in change order, complete)``: every message of the room
     posted, edited or deleted after change number ``seq`` (at most ``limit``:
-    ``complete`` is False when there were more)."""
+    ``complete`` is False when there were more). ``room_at``: the room's change
+    number now, if the caller has it; a page that saw it missed nothing, and
+    that needs no query (most of a restart's reconnects)."""
+    if room_at is not None and seq >= room_at:
+        return [], True
     changed = list(_in_room(room_id).filter(seq__gt=seq).order_by("seq")[: limit + 1])
     return _wire(changed[:limit], room_slug), len(changed) <= limit
 

@@ -69,7 +69,9 @@ class Rooms:
         seq = messages.room_seq(member.room_id)
         last_read, complete = None, True
         if since is not None:
-            backlog, complete = messages.changes_since(member.room_id, member.room_slug, since)
+            backlog, complete = messages.changes_since(
+                member.room_id, member.room_slug, since, room_at=seq
+            )
         elif after is not None:
             backlog, complete = messages.history(member.room_id, member.room_slug, after)
         else:

@@ -72,12 +72,23 @@ def test_a_reconnect_costs_two_small_queries_when_the_session_is_known(
     server, rooms, member = setup
     alice = member("alice")
     first, _ = rooms.post(alice, "hello")
-    # What it missed, and the room's change number (where its next reconnect starts).
+    second, _ = rooms.post(alice, "again")
+    # The room's change number (where its next reconnect starts), and what it missed.
     with django_assert_num_queries(2):
         rooms.join("a1", alice, after=first["id"])
     with django_assert_num_queries(2):
         rooms.join("a2", alice, since=first["seq"])
-    assert server.to("a2")[0][1][1]["seq"] == first["seq"]
+    history, meta = server.to("a2")[0][1]
+    assert history == [second] and meta["seq"] == second["seq"]
+
+
+def test_a_reconnect_that_missed_nothing_costs_one_query(setup, django_assert_num_queries):
+    server, rooms, member = setup
+    alice = member("alice")
+    first, _ = rooms.post(alice, "hello")
+    with django_assert_num_queries(1):  # the room's change number: the page has seen it
+        rooms.join("a1", alice, since=first["seq"])
+    assert server.to("a1")[0][1] == ([], {"last_read": None, "seq": first["seq"]})
 
 
 def test_a_first_entry_sets_the_read_mark_in_one_insert(setup, django_assert_num_queries):
