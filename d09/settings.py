@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "d09.middleware.HashingBusyMiddleware",
 ]
 
 ROOT_URLCONF = "d09.urls"
@@ -110,6 +111,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "d09.hashers.ScryptPasswordHasher",
 ]
+# At most this many password hashes per worker at once, running or waiting for a
+# thread (login, signup, password change); the next request gets 503 with
+# Retry-After instead of a queue that only grows (a hash is ~0.3 s of a core).
+# 0: no limit.
+HASHES_IN_FLIGHT = env_int("HASHES_IN_FLIGHT", 50)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -229,9 +235,6 @@ SIO_TRANSPORTS = env_list(
     "SIO_TRANSPORTS", default="websocket" if REDIS_URL else "websocket,polling"
 )
 SIO_CONNECT_TIMEOUT = env_int("SIO_CONNECT_TIMEOUT", 10)
-# A worker whose event loop is late by more than this takes no new chat session
-# (503, Retry-After) until it catches up. 0: never refuse for lateness.
-LOOP_LAG_LIMIT_MS = env_int("LOOP_LAG_LIMIT_MS", 500)
 # At most this many new chat sessions on their way into a room at once (each
 # join costs the loop a few ms); the next ones wait, up to JOIN_WAIT seconds,
 # then get 503. 0: no such limit.

@@ -137,3 +137,44 @@ def test_the_hashing_thread_yields_the_cpu_to_the_loop():
     thread.join(timeout=10)
     assert seen == {"hashing": hashers.HASHING_NICENESS, "result": "hashed"}
     assert os.getpriority(os.PRIO_PROCESS, 0) == before
+
+
+def test_hashes_over_the_limit_are_refused_and_the_place_comes_back(settings):
+    import eventlet
+    from eventlet.event import Event
+
+    settings.HASHES_IN_FLIGHT = 2
+    release = Event()
+
+    def run_on_pool(function, *args):  # a pool thread busy until released
+        release.wait()
+        return function(*args)
+
+    busy = [eventlet.spawn(hashers.bounded, run_on_pool, str.upper, "x") for _ in range(2)]
+    eventlet.sleep(0)  # both are under way now
+    with pytest.raises(hashers.HashingBusy):
+        hashers.bounded(run_on_pool, str.upper, "refused")
+    release.send()
+    assert [thread.wait() for thread in busy] == ["X", "X"]
+    assert hashers.bounded(lambda function, *args: function(*args), str.upper, "y") == "Y"
+
+
+def test_a_failing_hash_gives_its_place_back(settings):
+    settings.HASHES_IN_FLIGHT = 1
+
+    def broken(function, *args):
+        raise RuntimeError("the pool failed")
+
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            hashers.bounded(broken, str.upper, "x")
+    assert hashers.bounded(lambda function, *args: function(*args), str.upper, "z") == "Z"
+
+
+def test_no_limit_when_it_is_zero(settings):
+    settings.HASHES_IN_FLIGHT = 0
+    hashers._hashes_in_flight = 10**6
+    try:
+        assert hashers.bounded(lambda function, *args: function(*args), str.upper, "a") == "A"
+    finally:
+        hashers._hashes_in_flight = 0
