@@ -1008,6 +1008,16 @@ function stormMain() {
     setList(c, makeState(c.r, names, version === undefined ? null : version));
   }
 
+  // The JSON after a frame's two-byte "42" (an event: [name, ...args]; a
+  // connect error: {message, data}), or null when it is not JSON.
+  function framePayload(buf) {
+    try {
+      return JSON.parse(buf.toString('utf8', 2));
+    } catch (e) {
+      return null;
+    }
+  }
+
   function onUsersFrame(c, buf) {
     // Today's protocol sends the same list to the whole room: parse it once per room.
     const r = c.r;
@@ -1015,12 +1025,8 @@ function stormMain() {
     if (lastFullBuf[r] && lastFullBuf[r].equals(buf)) {
       state = lastFullState[r];
     } else {
-      let data;
-      try {
-        data = JSON.parse(buf.toString('utf8', 2));
-      } catch (e) {
-        return;
-      }
+      const data = framePayload(buf);
+      if (!data) return;
       const names = Array.isArray(data[1]) ? data[1] : [];
       const meta = data[2];
       const version = meta && typeof meta.version === 'number' ? meta.version : null;
@@ -1037,23 +1043,16 @@ function stormMain() {
   }
 
   function onDelta(c, add, buf) {
-    let data;
-    try {
-      data = JSON.parse(buf.toString('utf8', 2))[1];
-    } catch (e) {
-      return;
-    }
+    const event = framePayload(buf);
+    if (!event) return;
+    const data = event[1];
     applyChange(c, add, data);
   }
 
   // A busy room's notices gathered in one event: {"changes": [{"event", "user", "version"}]}.
   function onPresenceBatch(c, buf) {
-    let data;
-    try {
-      data = JSON.parse(buf.toString('utf8', 2))[1];
-    } catch (e) {
-      return;
-    }
+    const event = framePayload(buf);
+    const data = event && event[1];
     if (!data || !Array.isArray(data.changes)) return;
     S.presenceBatches++;
     for (const change of data.changes) {
@@ -1138,12 +1137,9 @@ function stormMain() {
   }
 
   function onHistory(c, buf) {
-    let list;
-    try {
-      list = JSON.parse(buf.toString('utf8', 2))[1];
-    } catch (e) {
-      return;
-    }
+    const event = framePayload(buf);
+    if (!event) return;
+    const list = event[1];
     for (const m of list || []) {
       if (typeof m.id === 'number' && (c.newestId === null || m.id > c.newestId)) c.newestId = m.id;
       const match = /^b (\d+) (\d+)/.exec(m.text || '');
@@ -1296,12 +1292,7 @@ function stormMain() {
       refreshOk(c);
       checkAllOpen();
     } else if (s === 0x34) {
-      let data = null;
-      try {
-        data = JSON.parse(buf.toString('utf8', 2));
-      } catch (e) {
-        /* a bare string */
-      }
+      const data = framePayload(buf); // null for a bare string
       const retryAfter = data && data.data && data.data.retry_after;
       const message = (data && typeof data === 'object' ? data.message : data) || 'refused';
       if (typeof retryAfter === 'number' && retryAfter >= 0) {

@@ -106,8 +106,10 @@ class JoinSlots:
     """
 
     def __init__(self, slots, wait=10.0, hold_for=1.0):
+        from eventlet.event import Event
         from eventlet.hubs import get_hub
 
+        self._turn = Event  # sent True: the slot is this session's
         self._free = slots
         self._turns = deque()  # an Event per session in the queue, oldest first
         self._waiting = 0  # sessions in the queue still waiting
@@ -121,9 +123,7 @@ class JoinSlots:
         if self._free > 0 and not self._waiting:  # nobody jumps the queue
             self._free -= 1
             return self._hold()
-        from eventlet.event import Event
-
-        turn = Event()  # sent True: the slot is this session's
+        turn = self._turn()
         self._turns.append(turn)
         self._waiting += 1
         try:

@@ -101,6 +101,16 @@ def test_a_first_entry_sets_the_read_mark_in_one_insert(setup, django_assert_num
     assert ReadMark.objects.get(user_id=alice.user_id).last_read_id == first["id"]
 
 
+def test_a_reconnect_claiming_a_change_number_beyond_the_room_gets_the_room_s_own(setup):
+    """A ``since`` past the room's number (a hostile client, or a page from
+    before a database restore) gets nothing to fill in and the room's real
+    number, where its next reconnect starts."""
+    server, rooms, member = setup
+    first, _ = rooms.post(member("bob"), "hello")
+    rooms.join("a1", member("alice"), since=10**30)
+    assert server.to("a1")[0][1] == ([], {"last_read": None, "seq": first["seq"]})
+
+
 def test_entries_at_the_same_change_number_read_the_last_messages_once(
     setup, django_assert_num_queries
 ):
