@@ -109,3 +109,23 @@ def test_other_async_modes_run_handlers_where_they_are(monkeypatch):
     monkeypatch.setitem(events.HANDLERS["/"], "probe", handler)
     namespace.trigger_event("probe", "sid", {})
     assert seen == [eventlet.getcurrent()]
+
+
+@pytest.mark.parametrize("failure", [DatabaseError("gone"), RedisConnectionError("down")])
+def test_a_connect_that_meets_a_failing_store_is_refused_for_now_not_for_good(failure):
+    """The database or Redis failing during a join (the room's change number is its
+    first query): the client is told to come back (``retry_after``), which the page's
+    shim does, instead of a final refusal."""
+    namespace = events.ChatNamespace(chat=object())
+    namespace._set_server(ChatServer(async_mode="eventlet", connect_timeout=0))
+
+    def fail(chat, sid, environ, auth=None):
+        raise failure
+
+    handlers = {"/": {"connect": events.Handler(fail, events.UNAVAILABLE)}}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(events, "HANDLERS", handlers)
+        with pytest.raises(socketio.exceptions.ConnectionRefusedError) as refused:
+            eventlet.spawn(namespace.trigger_event, "connect", "sid", {}, None).wait()
+    message, data = refused.value.error_args["message"], refused.value.error_args["data"]
+    assert message == events.UNAVAILABLE and data == {"retry_after": events.RETRY_SOON}

@@ -182,3 +182,21 @@ def test_a_stored_message_goes_to_the_room_and_the_room_list(setup):
         "activity",
         {"room": "general", "id": message["id"], "user": "alice"},
     )
+
+
+def test_a_join_whose_database_fails_leaves_no_trace_in_the_room(setup, monkeypatch):
+    from django.db import DatabaseError
+
+    from chat import messages
+
+    server, rooms, member = setup
+
+    def down(room_id):
+        raise DatabaseError("the database is gone")
+
+    monkeypatch.setattr(messages, "room_seq", down)
+    with pytest.raises(DatabaseError):
+        rooms.join("a1", member("alice"))
+    assert rooms.registry.member("a1") is None
+    assert rooms.user_list("general")[0] == []
+    assert server.sent == []  # no history, no notice
