@@ -20,16 +20,9 @@ help:
 	@echo "make format reformat the code with ruff"
 	@echo "make bench  the performance benchmark (bench/README.md; ~20 min, not part of test)"
 
-# XStatic-Bootstrap 5.3.8.0 is only published as a source package: its setup.py
-# needs pkg_resources (setuptools < 81, scripts/build-constraints.txt) and takes
-# its version from an installed copy of itself when there is one, so an older
-# copy is removed before pip builds it.
-BUILD_CONSTRAINTS := $(CURDIR)/scripts/build-constraints.txt
-$(VENV)/.runtime: requirement.txt scripts/build-constraints.txt
+$(VENV)/.runtime: requirement.txt
 	@scripts/ensure-venv "$(PYTHON)" "$(VENV)"
-	@$(PY) -m pip uninstall --quiet --yes XStatic-Bootstrap 2>/dev/null || true
-	PIP_CONSTRAINT=$(BUILD_CONSTRAINTS) PIP_BUILD_CONSTRAINT=$(BUILD_CONSTRAINTS) \
-		$(PY) -m pip install --quiet --disable-pip-version-check -r requirement.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirement.txt
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt

@@ -9,7 +9,6 @@ the same values; real environment variables always win over it.
 from pathlib import Path
 
 import dj_database_url
-import xstatic.pkg.bootstrap
 import xstatic.pkg.jquery
 from django.core.exceptions import ImproperlyConfigured
 
@@ -131,12 +130,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# jQuery and Bootstrap come from pinned XStatic packages, served by the app itself
-# (no CDN: the site must work offline).
+# Served by the app itself (no CDN: the site must work offline): jQuery from its
+# pinned XStatic wheel, Bootstrap's release CSS from d09/static/vendor/bootstrap
+# (scripts/vendor-bootstrap says why and how to update it).
 STATICFILES_DIRS = [
     BASE_DIR / "d09" / "static",
     ("vendor/jquery", xstatic.pkg.jquery.BASE_DIR),
-    ("vendor/bootstrap", xstatic.pkg.bootstrap.BASE_DIR),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
