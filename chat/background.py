@@ -9,10 +9,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, user_logged_out
 from django.db.models.signals import post_delete, post_save
 
-from chat import messages
-from chat.connection import forget_session
+from chat import messages, standing
+from chat.connection import forget_session, forget_user
 from chat.models import Room
-from chat.sessions import ACCOUNT_GONE, ended_sessions
+from chat.sessions import ACCOUNT_GONE, ACCOUNT_INACTIVE, ended_sessions
 from d09.runtime.event_db import with_event_db_connection
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,9 @@ def start(server, chat, backend):
     if backend.multi_process:
         server.start_background_task(keep_presence, server, chat, backend)
     watch_sessions(server, chat.registry)
+    server.start_background_task(
+        watch_standing_forever, server, chat.registry, settings.PERMISSION_RECHECK_SECONDS
+    )
     if settings.SESSION_RECHECK_SECONDS > 0:
         server.start_background_task(
             recheck_forever, server, chat.registry, settings.SESSION_RECHECK_SECONDS
@@ -128,6 +131,25 @@ def recheck_sessions(server, registry):
     if not sessions:
         return
     end_sessions(server, registry, ended_sessions(sessions))
+
+
+@with_event_db_connection
+def end_inactive_users(server, registry):
+    """End the connections of the users here whose account was deactivated or
+    deleted, wherever that was done (chat.standing: plain SQL included)."""
+    for user_id in standing.inactive(registry.user_ids()):
+        forget_user(user_id)
+        end_connections(server, registry, registry.sids_of_user(user_id), ACCOUNT_INACTIVE)
+
+
+def watch_standing_forever(server, registry, interval):
+    """Every ``interval`` seconds (PERMISSION_RECHECK_SECONDS), end_inactive_users."""
+    while True:
+        server.sleep(interval)
+        try:
+            end_inactive_users(server, registry)
+        except Exception:  # keep watching whatever one round hit (DB down...)
+            logger.exception("standing recheck failed")
 
 
 def recheck_forever(server, registry, interval):

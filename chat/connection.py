@@ -16,6 +16,7 @@ from django.core.cache import caches
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
+from chat import standing
 from chat.models import Room
 from chat.payloads import Refused, Schema, message_id, optional
 
@@ -37,7 +38,6 @@ class Member:
     room_slug: str
     room_name: str
     session_key: str = ""
-    is_staff: bool = False
     namespace: ClassVar[str] = "/"
 
 
@@ -97,11 +97,11 @@ def session_key_from_environ(environ):
 
 @dataclass(frozen=True, slots=True)
 class KnownUser:
-    """What a connection needs of its user."""
+    """What a connection needs of its user (what may change, such as staff,
+    is read where it is used: chat.standing)."""
 
     pk: int
     username: str
-    is_staff: bool
 
 
 def user_and_session_from_environ(environ):
@@ -119,7 +119,9 @@ def user_and_session_from_environ(environ):
 # is remembered in this process (the "admission" cache, see settings.CACHES),
 # and forgotten when it changes here (chat.apps connects the signals); a change
 # made by another process shows within SESSION_RECHECK_SECONDS, as it already
-# did for open connections (chat.background.recheck_forever).
+# did for open connections (chat.background.recheck_forever). Whether the
+# account is active is not left to that: it is read at most
+# PERMISSION_RECHECK_SECONDS ago (chat.standing).
 def _admission():
     return caches["admission"]
 
@@ -136,12 +138,13 @@ def known_user(session_key):
     if remembered is not None:
         user, generation = remembered
         if cache.get(f"user:{user.pk}", 0) == generation:
-            return user
+            return user if standing.current(user.pk).is_active else None
     engine = import_module(settings.SESSION_ENGINE)
     found = get_user(SimpleNamespace(session=engine.SessionStore(session_key)))
     if not found.is_authenticated:
         return None
-    user = KnownUser(pk=found.pk, username=found.get_username(), is_staff=found.is_staff)
+    standing.remember({found.pk: standing.Standing(found.is_active, found.is_staff)})
+    user = KnownUser(pk=found.pk, username=found.get_username())
     generation = cache.get(f"user:{user.pk}", 0)
     cache.set(f"session:{session_key}", (user, generation), settings.SESSION_RECHECK_SECONDS)
     return user
@@ -156,6 +159,7 @@ def forget_user(user_id):
     """The user changed (password, active flag) or is gone: check their sessions again."""
     cache = _admission()
     cache.set(f"user:{user_id}", cache.get(f"user:{user_id}", 0) + 1, None)
+    standing.forget(user_id)
 
 
 def forget_rooms():
@@ -211,6 +215,5 @@ def admit(environ, auth):
         room_slug=room.slug,
         room_name=room.name,
         session_key=session_key,
-        is_staff=user.is_staff,
     )
     return member, request

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
-from chat import messages, moderation, reading
+from chat import messages, moderation, reading, standing
 from chat.backends.base import LockReentered, RoomBusy
 from chat.connection import admit, admit_visitor
 from chat.limits import (
@@ -33,7 +33,7 @@ from chat.lobby import NAMESPACE as LOBBY
 from chat.lobby import Lobby
 from chat.payloads import Refused, Schema, echo
 from chat.rooms import Rooms
-from chat.sessions import ConnectionRegistry
+from chat.sessions import ACCOUNT_INACTIVE, ConnectionRegistry
 from d09.client_address import client_address
 from d09.runtime.event_db import event_connections
 from d09.runtime.fresh_stack import run_on_fresh_stack
@@ -100,10 +100,15 @@ class Chat:
             self.address_limit.take(address)
 
     def member(self, sid):
-        """Who connection ``sid`` is; Refused once its disconnect is under way."""
+        """Who connection ``sid`` is; Refused once its disconnect is under way,
+        or once its account is no longer active (chat.standing: every event
+        checks it, as it happens; the connection itself ends within
+        PERMISSION_RECHECK_SECONDS)."""
         member = self.registry.member(sid)
         if member is None:
             raise Refused("Not connected to a chat room.")
+        if not standing.current(member.user_id).is_active:
+            raise Refused(ACCOUNT_INACTIVE)
         return member
 
 

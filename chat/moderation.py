@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from chat import standing
 from chat.messages import chat_text
 from chat.models import Mute
 from chat.payloads import Refused, Schema, message_id
@@ -70,12 +71,13 @@ def may_delete(member, message):
     """Refused unless ``member`` may delete ``message``: its author, or staff."""
     if message.deleted:
         raise Refused("This message was deleted already.")
-    if message.author_id != member.user_id and not member.is_staff:
+    if message.author_id != member.user_id and not standing.now(member.user_id).is_staff:
         raise Refused("You can only delete your own messages.")
 
 
 def must_be_staff(member):
-    if not member.is_staff:
+    """Refused unless ``member`` is staff now (a demotion stops the next action)."""
+    if not standing.now(member.user_id).is_staff:
         raise Refused("Only staff can do that.")
 
 

@@ -124,7 +124,9 @@ class Rooms:
 
     def edit(self, member, message_id, text):
         """``member`` gives its message ``message_id`` a new text; the room
-        gets the whole message (``message_updated``); its wire form."""
+        gets the whole message (``message_updated``); its wire form. Refused
+        while the author is muted: an edit publishes as a message does."""
+        moderation.refuse_if_muted(member)
         with self.locks.hold(member.room_slug):
             message = messages.find(member.room_id, message_id)
             moderation.may_edit(member, message)
@@ -145,7 +147,10 @@ class Rooms:
         return gone
 
     def typing(self, member, typing):
-        """Tell the room (but the typist's own connections here) who is typing."""
+        """Tell the room (but the typist's own connections here) who is typing;
+        a muted user may not say they type (only that they stopped)."""
+        if typing:
+            moderation.refuse_if_muted(member)
         own = list(self.registry.sids_of_user(member.user_id))
         news = {"user": member.username, "typing": typing}
         self.server.emit("typing", news, to=member.room_slug, skip_sid=own)

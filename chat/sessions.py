@@ -55,6 +55,10 @@ class ConnectionRegistry:
     def sids_of_user(self, user_id):
         return set(self._by_user.get(user_id, ()))
 
+    def user_ids(self):
+        """Every user with a live connection here."""
+        return list(self._by_user)
+
     def sessions(self):
         """session key -> user id, for every session with a live connection."""
         return {

@@ -268,6 +268,12 @@ PRESENCE_BATCH_MS = env_int("PRESENCE_BATCH_MS", 200)
 ROOM_LOCK_WAIT = env_int("ROOM_LOCK_WAIT", 5)
 # How often each worker re-checks the Django sessions of its chat connections.
 SESSION_RECHECK_SECONDS = env_int("SESSION_RECHECK_SECONDS", 30)
+# How stale a user's standing (active, staff) may be in a worker: admission reads
+# it at most this long ago, and the users connected to a worker are read again
+# this often, so a deactivation made anywhere (even in plain SQL) ends their open
+# connections within about this long (chat/standing.py). Staff actions always
+# read it at once.
+PERMISSION_RECHECK_SECONDS = max(1, env_int("PERMISSION_RECHECK_SECONDS", 1))
 
 # Database connections lent to event handlers (d09/runtime/event_db.py).
 EVENT_DB_IDLE_CONNECTIONS = env_int("EVENT_DB_IDLE_CONNECTIONS", 8)
