@@ -1,19 +1,46 @@
 from django.contrib import admin
 
-from chat.models import Message, Mute, ReadMark, Room
+from chat.models import Membership, Message, Mute, ReadMark, Room
+
+
+# Direct conversations are seen by their two people only, staff included: the
+# admin shows none of them, nor anything that names what they hold.
+class WithoutDirectRooms:
+    """An admin whose rows belong to a room (``room_path``): none of a direct one."""
+
+    room_path = "room__"
+
+    def get_queryset(self, request):
+        path = self.room_path
+        return super().get_queryset(request).exclude(**{path + "kind": Room.Kind.DIRECT})
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "room"
+    raw_id_fields = ["user"]
+    readonly_fields = ["added_by", "created"]
+    extra = 1
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
+class RoomAdmin(WithoutDirectRooms, admin.ModelAdmin):
+    room_path = ""
+    list_display = ["name", "slug", "kind", "created_by"]
+    list_filter = ["kind"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
+    raw_id_fields = ["created_by"]
+    inlines = [MembershipInline]
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(WithoutDirectRooms, admin.ModelAdmin):
     list_display = ["id", "room", "author", "short_text", "created", "edited", "is_deleted"]
-    list_filter = ["room", ("deleted", admin.EmptyFieldListFilter)]
+    list_filter = [
+        ("room", admin.RelatedOnlyFieldListFilter),
+        ("deleted", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["text", "author__username"]
     list_select_related = ["room", "author"]
     raw_id_fields = ["author"]
@@ -29,16 +56,16 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Mute)
-class MuteAdmin(admin.ModelAdmin):
+class MuteAdmin(WithoutDirectRooms, admin.ModelAdmin):
     list_display = ["user", "room", "until", "by", "created"]
-    list_filter = ["room"]
+    list_filter = [("room", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username"]
     list_select_related = ["user", "room", "by"]
     raw_id_fields = ["user", "by"]
 
 
 @admin.register(ReadMark)
-class ReadMarkAdmin(admin.ModelAdmin):
+class ReadMarkAdmin(WithoutDirectRooms, admin.ModelAdmin):
     list_display = ["user", "room", "last_read_id"]
     list_select_related = ["user", "room"]
     raw_id_fields = ["user"]

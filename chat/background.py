@@ -7,12 +7,13 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, user_logged_out
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from chat import messages, standing
+from chat import access, messages, standing
 from chat.connection import forget_session, forget_user
-from chat.models import Room
-from chat.sessions import ACCOUNT_GONE, ACCOUNT_INACTIVE, ended_sessions
+from chat.models import Membership, Room
+from chat.sessions import ACCOUNT_GONE, ACCOUNT_INACTIVE, NO_LONGER_MEMBER, ended_sessions
 from d09.runtime.event_db import with_event_db_connection
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ def start(server, chat, backend):
     if backend.multi_process:
         server.start_background_task(keep_presence, server, chat, backend)
     watch_sessions(server, chat.registry)
+    watch_memberships(server, chat)
     server.start_background_task(
         watch_standing_forever, server, chat.registry, settings.PERMISSION_RECHECK_SECONDS
     )
@@ -134,22 +136,65 @@ def recheck_sessions(server, registry):
 
 
 @with_event_db_connection
-def end_inactive_users(server, registry):
-    """End the connections of the users here whose account was deactivated or
-    deleted, wherever that was done (chat.standing: plain SQL included)."""
+def end_revoked(server, registry):
+    """End the connections whose permission is gone, wherever it was taken
+    (plain SQL included): users deactivated or deleted (chat.standing), members
+    removed from a private room or the room deleted (chat.access)."""
     for user_id in standing.inactive(registry.user_ids()):
         forget_user(user_id)
         end_connections(server, registry, registry.sids_of_user(user_id), ACCOUNT_INACTIVE)
+    private = registry.private_connections()
+    gone = access.removed([(member.user_id, member.room_id) for _sid, member in private])
+    revoked = [sid for sid, member in private if (member.user_id, member.room_id) in gone]
+    end_connections(server, registry, revoked, NO_LONGER_MEMBER)
 
 
 def watch_standing_forever(server, registry, interval):
-    """Every ``interval`` seconds (PERMISSION_RECHECK_SECONDS), end_inactive_users."""
+    """Every ``interval`` seconds (PERMISSION_RECHECK_SECONDS), end_revoked."""
     while True:
         server.sleep(interval)
         try:
-            end_inactive_users(server, registry)
+            end_revoked(server, registry)
         except Exception:  # keep watching whatever one round hit (DB down...)
-            logger.exception("standing recheck failed")
+            logger.exception("permission recheck failed")
+
+
+def watch_memberships(server, chat):
+    """A member added to or removed from a room in this process (a page, the
+    admin): the room and the member's room lists hear of it at once, and a
+    removed member's connections to the room end at once. Other processes end
+    theirs within PERMISSION_RECHECK_SECONDS (``end_revoked``)."""
+
+    def on_added(sender, instance, created, **kwargs):
+        if created:
+            transaction.on_commit(lambda: announce_added(instance))
+
+    def on_removed(sender, instance, **kwargs):
+        transaction.on_commit(lambda: announce_removed(instance))
+
+    def announce_added(instance):
+        access.forget_membership(instance.user_id, instance.room_id)
+        room, user = instance.room, instance.user
+        if room.kind == Room.Kind.PRIVATE:
+            by = instance.added_by.get_username() if instance.added_by else None
+            notice = {"user": user.get_username(), "by": by}
+            chat.rooms.tell(room.slug, "member_added", notice)
+        chat.lobby.room_added(user, room)
+
+    def announce_removed(instance):
+        access.forget_membership(instance.user_id, instance.room_id)
+        sids = chat.registry.sids_in_room(instance.user_id, instance.room_id)
+        end_connections(server, chat.registry, sids, NO_LONGER_MEMBER)
+        room = Room.objects.filter(pk=instance.room_id).first()
+        if room is None:
+            return
+        by = getattr(instance, "removed_by", None)
+        notice = {"user": instance.user.get_username(), "by": by and by.get_username()}
+        chat.rooms.tell(room.slug, "member_removed", notice)
+        chat.lobby.room_removed(instance.user_id, room.slug)
+
+    post_save.connect(on_added, sender=Membership, weak=False, dispatch_uid="chat-member-added")
+    post_delete.connect(on_removed, sender=Membership, weak=False, dispatch_uid="chat-member-gone")
 
 
 def recheck_forever(server, registry, interval):

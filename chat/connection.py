@@ -16,7 +16,7 @@ from django.core.cache import caches
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
-from chat import standing
+from chat import access, standing
 from chat.models import Room
 from chat.payloads import Refused, Schema, message_id, optional
 
@@ -38,6 +38,7 @@ class Member:
     room_slug: str
     room_name: str
     session_key: str = ""
+    private: bool = False  # a private or direct room: membership is checked at each event
     namespace: ClassVar[str] = "/"
 
 
@@ -48,6 +49,7 @@ class Visitor:
     user_id: int
     username: str
     session_key: str
+    private: ClassVar[bool] = False
     namespace: ClassVar[str] = "/lobby"
 
 
@@ -75,17 +77,17 @@ def parse_auth(auth):
 
 
 def find_room(slug):
-    """The room ``(pk, slug, name)`` of ``slug``, or Refused."""
+    """The room ``(pk, slug, name, kind)`` of ``slug``, or Refused."""
     cache = _admission()
     key = f"room:{cache.get('rooms', 0)}:{slug}"
     room = cache.get(key)
     if room is None:
-        found = Room.objects.filter(slug=slug).values_list("pk", "slug", "name").first()
+        found = Room.objects.filter(slug=slug).values_list("pk", "slug", "name", "kind").first()
         if found is None:
             raise Refused(f"There is no chat room {slug!r}.")
         room = found
         cache.set(key, room, 60)
-    return SimpleNamespace(pk=room[0], slug=room[1], name=room[2])
+    return SimpleNamespace(pk=room[0], slug=room[1], name=room[2], kind=room[3])
 
 
 def session_key_from_environ(environ):
@@ -208,6 +210,7 @@ def admit(environ, auth):
     request = parse_auth(auth)
     user, session_key = user_and_session_from_environ(environ)
     room = find_room(request.room_slug)
+    access.refuse_unless_visible(user.pk, room)
     member = Member(
         user_id=user.pk,
         username=user.username,
@@ -215,5 +218,6 @@ def admit(environ, auth):
         room_slug=room.slug,
         room_name=room.name,
         session_key=session_key,
+        private=room.kind != Room.Kind.OPEN,
     )
     return member, request

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
-from chat import messages, moderation, reading, standing
+from chat import access, messages, moderation, reading, standing
 from chat.backends.base import LockReentered, RoomBusy
 from chat.connection import admit, admit_visitor
 from chat.limits import (
@@ -33,7 +33,7 @@ from chat.lobby import NAMESPACE as LOBBY
 from chat.lobby import Lobby
 from chat.payloads import Refused, Schema, echo
 from chat.rooms import Rooms
-from chat.sessions import ACCOUNT_INACTIVE, ConnectionRegistry
+from chat.sessions import ACCOUNT_INACTIVE, NO_LONGER_MEMBER, ConnectionRegistry
 from d09.client_address import client_address
 from d09.runtime.event_db import event_connections
 from d09.runtime.fresh_stack import run_on_fresh_stack
@@ -109,6 +109,8 @@ class Chat:
             raise Refused("Not connected to a chat room.")
         if not standing.current(member.user_id).is_active:
             raise Refused(ACCOUNT_INACTIVE)
+        if member.private and not access.is_member(member.user_id, member.room_id):
+            raise Refused(NO_LONGER_MEMBER)
         return member
 
 

@@ -2,8 +2,10 @@
 how many messages each user has not read there, kept current over the
 Socket.IO namespace ``/lobby`` (README, "Event API")."""
 
-from chat import reading
+from chat import access, reading
+from chat.connection import find_room
 from chat.models import Room
+from chat.payloads import Refused
 
 NAMESPACE = "/lobby"
 EVERYONE = "lobby"  # the Socket.IO room of every lobby connection
@@ -20,37 +22,74 @@ class Lobby:
         self.presence = presence
 
     def enter(self, sid, visitor):
-        """A room list opened: it gets every room's counts now, changes later."""
+        """A room list opened: it gets the counts of every room its user may
+        see now (``rooms``), changes later."""
         self.server.enter_room(sid, EVERYONE, namespace=NAMESPACE)
         self.server.enter_room(sid, own_room(visitor.user_id), namespace=NAMESPACE)
         unread = reading.unread_counts(visitor.user_id)
         newest = reading.newest_ids()
         rooms = [
-            {
-                "room": room.slug,
-                "name": room.name,
-                "online": self.presence.count(room.slug),
-                # None: never opened, so nothing is unread there (and nothing counts).
-                "unread": unread.get(room.slug),
-                # The newest message counted: an `activity` at or below it came
-                # before this list (through Redis it may arrive after it).
-                "newest": newest.get(room.slug, 0),
-            }
-            for room in Room.objects.all()
+            self.entry(room, room.name, unread, newest)
+            for room in access.visible_rooms(visitor.user_id)
+        ] + [
+            self.entry(room, room.other, unread, newest)
+            for room in access.direct_rooms(visitor.user_id, visitor.username)
         ]
         self.server.emit("rooms", rooms, to=sid, namespace=NAMESPACE, ignore_queue=True)
 
+    def entry(self, room, title, unread, newest):
+        """One room of a user's list, as ``rooms`` and ``room_added`` carry it."""
+        return {
+            "room": room.slug,
+            "name": title,
+            "kind": room.kind,
+            "online": self.presence.count(room.slug),
+            # None: never opened, so nothing is unread there (and nothing counts).
+            "unread": unread.get(room.slug),
+            # The newest message counted: an `activity` at or below it came
+            # before this list (through Redis it may arrive after it).
+            "newest": newest.get(room.slug, 0),
+        }
+
+    def audience(self, slug):
+        """Who hears of a room in their list: every list for an open room, its
+        members' own lists for a private or direct one (None: no such room)."""
+        try:
+            room = find_room(slug)
+        except Refused:
+            return None
+        if room.kind == Room.Kind.OPEN:
+            return EVERYONE
+        return [own_room(user_id) for user_id in access.member_ids(room.pk)]
+
     def online(self, room):
         """``room``'s number of people changed."""
-        count = {"room": room, "count": self.presence.count(room)}
-        self.server.emit("online", count, to=EVERYONE, namespace=NAMESPACE)
+        audience = self.audience(room)
+        if audience:
+            count = {"room": room, "count": self.presence.count(room)}
+            self.server.emit("online", count, to=audience, namespace=NAMESPACE)
 
     def activity(self, message):
         """A new message: each list counts it unread unless its reader wrote it."""
-        news = {"room": message["room"], "id": message["id"], "user": message["user"]}
-        self.server.emit("activity", news, to=EVERYONE, namespace=NAMESPACE)
+        audience = self.audience(message["room"])
+        if audience:
+            news = {"room": message["room"], "id": message["id"], "user": message["user"]}
+            self.server.emit("activity", news, to=audience, namespace=NAMESPACE)
 
     def read(self, user_id, room, unread):
         """The user read ``room`` (in some tab): their lists show the new count."""
         count = {"room": room, "unread": unread}
         self.server.emit("unread", count, to=own_room(user_id), namespace=NAMESPACE)
+
+    def room_added(self, user, room):
+        """``user`` became a member of ``room`` (added, or a direct conversation
+        opened with them): their lists show it, its unread counted from now."""
+        title = access.title_for(room, user.get_username())
+        unread = {room.slug: reading.unread_count(user.pk, room.pk)}
+        newest = {room.slug: reading.newest_id(room.pk)}
+        entry = self.entry(room, title, unread, newest)
+        self.server.emit("room_added", entry, to=own_room(user.pk), namespace=NAMESPACE)
+
+    def room_removed(self, user_id, slug):
+        """``user_id`` may no longer see room ``slug``: their lists drop it."""
+        self.server.emit("room_removed", {"room": slug}, to=own_room(user_id), namespace=NAMESPACE)

@@ -1,11 +1,39 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 
 class Room(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    class Kind(models.TextChoices):
+        OPEN = "open", "Open to everyone"
+        PRIVATE = "private", "Private: members only"
+        DIRECT = "direct", "Direct conversation"
+
+    # Unique among the rooms that have one, whatever the case ("Cats", "cats"):
+    # see Meta. A direct room has none: each of its two people sees the other's.
+    name = models.CharField(max_length=100, blank=True)
     slug = models.SlugField(max_length=100, unique=True)
+    kind = models.CharField(
+        max_length=7, choices=Kind.choices, default=Kind.OPEN, db_default="open"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # A direct room's two people as "<lower id>:<higher id>" ("7:7": notes to
+    # self): the room of a pair is one lookup of this unique index.
+    direct_key = models.CharField(max_length=41, null=True, blank=True, unique=True, editable=False)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="Membership",
+        through_fields=("room", "user"),
+        related_name="chat_rooms",
+        blank=True,
+    )
     # The number of the room's latest change (a message posted, edited or
     # deleted): each change takes the next one, so that a page coming back can
     # ask for every change after the last it saw.
@@ -13,12 +41,54 @@ class Room(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                condition=~models.Q(kind="direct"),
+                name="chat_room_name_unique",
+                violation_error_message="A room with this name exists already.",
+            ),
+        ]
 
     def __str__(self):
-        return self.name
+        return self.name or f"direct {self.direct_key}"
 
     def get_absolute_url(self):
         return reverse("chat:room", args=[self.slug])
+
+    @property
+    def is_open(self):
+        return self.kind == self.Kind.OPEN
+
+
+class Membership(models.Model):
+    """A user's place in a private or direct room (open rooms need none)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Also the index of "the members of a room".
+            models.UniqueConstraint(fields=["room", "user"], name="chat_membership_once"),
+        ]
+        indexes = [
+            # "The rooms of a user": one range scan.
+            models.Index(fields=["user", "room"], name="chat_membership_by_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.room}"
 
 
 class Message(models.Model):

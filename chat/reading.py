@@ -72,12 +72,22 @@ def mark_of(user_id, room_id):
     )
 
 
+def newest_id(room_id):
+    """The id of the room's newest message (0: none yet)."""
+    newest = Message.objects.filter(room_id=room_id).order_by("-id").values_list("id", flat=True)
+    return newest.first() or 0
+
+
 def set_mark(user_id, room_id, message_id):
     """Move the mark forward to ``message_id`` (never back, never past the room's
     newest message); the mark after it."""
-    newest = Message.objects.filter(room_id=room_id).order_by("-id").values_list("id", flat=True)
-    _move_mark(user_id, room_id, min(message_id, newest.first() or 0))
+    _move_mark(user_id, room_id, min(message_id, newest_id(room_id)))
     return mark_of(user_id, room_id)
+
+
+def start_mark(user_id, room_id):
+    """A new member's mark, at the room's newest message: what comes after is unread."""
+    _first_mark(user_id, room_id, newest_id(room_id))
 
 
 def _first_mark(user_id, room_id, message_id):

@@ -167,6 +167,11 @@ class Rooms:
         moderation.unmute(member, name)
         self.server.emit("unmuted", {"user": name, "by": member.username}, to=member.room_slug)
 
+    def tell(self, room, event, notice):
+        """A notice to the whole room, in order with its other broadcasts."""
+        with self.locks.hold(room):
+            self.server.emit(event, notice, to=room)
+
     def announce(self, room, changes, joiner=None, skip_sid=None, whole_list=False):
         """The one place that tells a room about presence changes.
 

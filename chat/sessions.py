@@ -11,6 +11,7 @@ from django.utils.crypto import constant_time_compare
 SESSION_ENDED = "Your session has ended (logged out, expired or password changed)."
 ACCOUNT_GONE = "Your account no longer exists."
 ACCOUNT_INACTIVE = "Your account has been deactivated."
+NO_LONGER_MEMBER = "You are no longer a member of this room."
 CHUNK = 500
 
 
@@ -54,6 +55,18 @@ class ConnectionRegistry:
 
     def sids_of_user(self, user_id):
         return set(self._by_user.get(user_id, ()))
+
+    def private_connections(self):
+        """``(sid, member)`` of every connection to a private or direct room."""
+        return [(sid, member) for sid, member in self._by_sid.items() if member.private]
+
+    def sids_in_room(self, user_id, room_id):
+        """The user's connections to one room."""
+        return {
+            sid
+            for sid in self._by_user.get(user_id, ())
+            if getattr(self._by_sid[sid], "room_id", None) == room_id
+        }
 
     def user_ids(self):
         """Every user with a live connection here."""

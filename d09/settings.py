@@ -273,6 +273,10 @@ SESSION_RECHECK_SECONDS = env_int("SESSION_RECHECK_SECONDS", 30)
 # this often, so a deactivation made anywhere (even in plain SQL) ends their open
 # connections within about this long (chat/standing.py). Staff actions always
 # read it at once.
+# Who may create rooms from /chat/: "everyone" (any logged-in user) or "staff".
+ROOM_CREATION = env_str("ROOM_CREATION", "everyone").strip().lower()
+if ROOM_CREATION not in ("everyone", "staff"):
+    raise ImproperlyConfigured('ROOM_CREATION must be "everyone" or "staff".')
 PERMISSION_RECHECK_SECONDS = max(1, env_int("PERMISSION_RECHECK_SECONDS", 1))
 
 # Database connections lent to event handlers (d09/runtime/event_db.py).
