@@ -72,7 +72,12 @@ def title_for(room, username):
     """What ``username`` calls ``room``: its name, or the other person's."""
     if room.kind != Room.Kind.DIRECT:
         return room.name
-    names = list(room.memberships.values_list("user__username", flat=True))
+    return other_person(member_names(room.pk).values(), username)
+
+
+def other_person(names, username):
+    """Of a direct room's two people (``names``), the one who is not ``username``
+    (``username`` again in notes to self)."""
     others = [name for name in names if name != username]
     return others[0] if others else username
 
@@ -101,9 +106,9 @@ def room_for_page(user, slug):
     return room
 
 
-def member_ids(room_id):
-    """The user ids of a private or direct room's members."""
-    return list(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
+def member_names(room_id):
+    """``{user_id: username}`` of a private or direct room's members."""
+    return dict(Membership.objects.filter(room_id=room_id).values_list("user_id", "user__username"))
 
 
 def removed(connections):

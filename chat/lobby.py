@@ -52,29 +52,49 @@ class Lobby:
         }
 
     def audience(self, slug):
-        """Who hears of a room in their list: every list for an open room, its
-        members' own lists for a private or direct one (None: no such room)."""
+        """Who hears of a room in their list: ``(room, to)`` with ``to`` every
+        list for an open room, ``{user_id: name}`` of its members for a private
+        or direct one (their own lists); None when there is no such room."""
         try:
             room = find_room(slug)
         except Refused:
             return None
         if room.kind == Room.Kind.OPEN:
-            return EVERYONE
-        return [own_room(user_id) for user_id in access.member_ids(room.pk)]
+            return room, EVERYONE
+        return room, access.member_names(room.pk)
 
     def online(self, room):
         """``room``'s number of people changed."""
-        audience = self.audience(room)
-        if audience:
+        heard = self.audience(room)
+        if heard:
             count = {"room": room, "count": self.presence.count(room)}
-            self.server.emit("online", count, to=audience, namespace=NAMESPACE)
+            self.server.emit("online", count, to=self._lists(heard[1]), namespace=NAMESPACE)
 
     def activity(self, message):
-        """A new message: each list counts it unread unless its reader wrote it."""
-        audience = self.audience(message["room"])
-        if audience:
-            news = {"room": message["room"], "id": message["id"], "user": message["user"]}
-            self.server.emit("activity", news, to=audience, namespace=NAMESPACE)
+        """A new message: each list counts it unread unless its reader wrote it.
+        A private or direct room's news go to its members only, with the room's
+        name for them (a list that does not show the room yet adds it: the first
+        message of a direct conversation)."""
+        heard = self.audience(message["room"])
+        if not heard:
+            return
+        room, to = heard
+        news = {"room": message["room"], "id": message["id"], "user": message["user"]}
+        if to == EVERYONE:
+            self.server.emit("activity", news, to=EVERYONE, namespace=NAMESPACE)
+            return
+        for user_id, username in to.items():
+            title = (
+                room.name
+                if room.kind == Room.Kind.PRIVATE
+                else access.other_person(to.values(), username)
+            )
+            named = {**news, "name": title, "kind": room.kind}
+            self.server.emit("activity", named, to=own_room(user_id), namespace=NAMESPACE)
+
+    @staticmethod
+    def _lists(to):
+        return to if to == EVERYONE else [own_room(user_id) for user_id in to]
 
     def read(self, user_id, room, unread):
         """The user read ``room`` (in some tab): their lists show the new count."""
