@@ -6,7 +6,7 @@ import uuid
 import pytest
 import socketio
 
-from tests.support.sio import ChatClient
+from tests.support.sio import LobbyClient
 
 pytestmark = pytest.mark.server
 
@@ -99,36 +99,6 @@ def test_read_refuses_a_bad_payload(server, alice_session, clients, room):
     client = clients.open(alice_session, room)
     for payload in ({}, {"id": "3"}, {"id": -2}, {"id": 1, "x": 2}, {"id": True}):
         assert client.call(payload, event="read")["ok"] is False
-
-
-class LobbyClient(ChatClient):
-    """A connection to the room list's namespace."""
-
-    def connect(self):
-        self.sio.on("*", self._record, namespace="/lobby")
-        self.sio.connect(
-            self.url,
-            headers=self.headers,
-            namespaces=["/lobby"],
-            transports=["websocket"],
-            wait_timeout=20,
-        )
-        return self
-
-    def counts(self, room):
-        """``(online, unread)`` of ``room`` as a page keeps them from the events."""
-        online = unread = None
-        for event, data in self.events:
-            if event == "rooms":
-                entry = next(r for r in data if r["room"] == room)
-                online, unread = entry["online"], entry["unread"]
-            elif event == "online" and data["room"] == room:
-                online = data["count"]
-            elif event == "unread" and data["room"] == room:
-                unread = data["unread"]
-            elif event == "activity" and data["room"] == room and unread is not None:
-                unread += data["user"] != self.user
-        return online, unread
 
 
 def test_the_room_list_counts_people_and_unread_messages_live(

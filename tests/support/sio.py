@@ -162,6 +162,36 @@ def call_at_once(clients, payload, event="message", timeout=20):
     return answers
 
 
+class LobbyClient(ChatClient):
+    """A connection to the room list's namespace."""
+
+    def connect(self):
+        self.sio.on("*", self._record, namespace="/lobby")
+        self.sio.connect(
+            self.url,
+            headers=self.headers,
+            namespaces=["/lobby"],
+            transports=["websocket"],
+            wait_timeout=20,
+        )
+        return self
+
+    def counts(self, room):
+        """``(online, unread)`` of ``room`` as a page keeps them from the events."""
+        online = unread = None
+        for event, data in self.events:
+            if event == "rooms":
+                entry = next(r for r in data if r["room"] == room)
+                online, unread = entry["online"], entry["unread"]
+            elif event == "online" and data["room"] == room:
+                online = data["count"]
+            elif event == "unread" and data["room"] == room:
+                unread = data["unread"]
+            elif event == "activity" and data["room"] == room and unread is not None:
+                unread += data["user"] != self.user
+        return online, unread
+
+
 def connected(url, logged_in, room="general", **kwargs):
     return ChatClient(url, logged_in, room=room, **kwargs).connect()
 
