@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from tests.support.raw import RawSocket
-from tests.support.server import DEMO_PASSWORD, login, start_server, wait_until
-from tests.support.sio import call_at_once
+from tests.support.server import DEMO_PASSWORD, csrf_post, login, start_server, wait_until
+from tests.support.sio import call_at_once, refusal_of
 
 pytestmark = pytest.mark.scale
 
@@ -329,3 +329,64 @@ def test_the_same_client_message_id_on_two_workers_is_one_row(deployment, pair, 
     marker = on_a.post("marker")
     watcher.wait(lambda tap: marker in tap.message_ids(), "the marker")
     assert watcher.message_ids().count(answers[0]["id"]) == 1
+
+
+@pytest.fixture
+def private_room(deployment, pair):
+    """A private room of alice (its creator) and bob, made in SQL."""
+    slug = uuid.uuid4().hex[:24]
+    room_id = deployment.sql(
+        "INSERT INTO chat_room (name, slug, kind, created_by_id) "
+        "SELECT %s, %s, 'private', id FROM auth_user WHERE username = 'alice' RETURNING id",
+        ["private " + slug, slug],
+    )[0][0]
+    deployment.sql(
+        "INSERT INTO chat_membership (room_id, user_id, created) "
+        "SELECT %s, id, now() FROM auth_user WHERE username IN ('alice', 'bob')",
+        [room_id],
+    )
+    return slug
+
+
+def test_a_member_removed_on_one_process_is_cut_off_on_the_other_within_two_seconds(
+    pair, private_room, clients
+):
+    a, b = pair
+    alice = log_in(a, "alice")
+    on_a = clients.open(alice, private_room, server=a)
+    on_b = clients.open(log_in(b, "bob"), private_room, server=b)
+    on_a.wait_users(["alice", "bob"])
+
+    answer = csrf_post(
+        alice.session,
+        a.url,
+        f"/chat/{private_room}/members/",
+        {"action": "remove", "username": "bob"},
+    )
+    removed_at = time.monotonic()
+    assert answer.status_code == 200, answer.text
+    reason = on_b.wait_for("session_ended", timeout=2)["reason"]
+    assert reason == "You are no longer a member of this room."
+    assert time.monotonic() - removed_at < 2
+    on_a.wait_users(["alice"])
+    assert on_a.wait_for("member_removed") == {"user": "bob", "by": "alice"}
+    refused = refusal_of(b.url, logged_in=log_in(b, "bob"), room=private_room)
+    assert refused == f"There is no chat room {private_room!r}."
+
+
+def test_a_user_deactivated_in_sql_is_cut_off_on_every_process_within_two_seconds(
+    deployment, pair, room, clients
+):
+    taps = [clients.open(log_in(server, "carol"), room, server=server) for server in pair]
+    for tap in taps:
+        tap.wait_users(["carol"])
+    deployment.sql("UPDATE auth_user SET is_active = false WHERE username = 'carol'")
+    changed = time.monotonic()
+    try:
+        for tap in taps:
+            assert tap.wait_for("session_ended", timeout=2)["reason"] == (
+                "Your account has been deactivated."
+            )
+        assert time.monotonic() - changed < 2
+    finally:
+        deployment.sql("UPDATE auth_user SET is_active = true WHERE username = 'carol'")
