@@ -97,12 +97,16 @@ def as_event(message, room_slug, username):
     }
 
 
-def mentioned(text):
-    """The users that ``text`` names with ``@username`` and who exist."""
+def mentioned(text, member):
+    """The users that ``text`` names with ``@username``, who exist and may read
+    ``member``'s room: in a private or direct room, its members only (naming
+    anyone else tells them nothing, not even that the room exists)."""
     names = {name.rstrip(".") for name in _MENTION.findall(text)}
     if not names:
         return []
     found = get_user_model()._default_manager.filter(username__in=names)
+    if member.private:
+        found = found.filter(chat_memberships__room_id=member.room_id)
     return sorted(found.values_list("username", flat=True))
 
 
@@ -137,7 +141,7 @@ def store_message(member, text, client_message_id=None):
                 text=text,
                 client_message_id=client_message_id or "",
                 seq=next_seq(member.room_id),
-                mentions=mentioned(text),
+                mentions=mentioned(text, member),
             )
     except IntegrityError:
         first = _sent_before(member, client_message_id)
@@ -147,11 +151,11 @@ def store_message(member, text, client_message_id=None):
     return as_event(message, member.room_slug, member.username), True
 
 
-def edit_message(message, text):
-    """Give ``message`` (its author checked by the caller) a new text; its wire form."""
+def edit_message(message, text, member):
+    """``member`` gives its ``message`` (checked by the caller) a new text."""
     with transaction.atomic():
         message.text = text
-        message.mentions = mentioned(text)
+        message.mentions = mentioned(text, member)
         message.edited = timezone.now()
         message.seq = next_seq(message.room_id)
         message.save(update_fields=["text", "mentions", "edited", "seq"])

@@ -130,7 +130,7 @@ class Rooms:
         with self.locks.hold(member.room_slug):
             message = messages.find(member.room_id, message_id)
             moderation.may_edit(member, message)
-            messages.edit_message(message, text)
+            messages.edit_message(message, text, member)
             updated = messages.as_event(message, member.room_slug, message.author.get_username())
             self.server.emit("message_updated", updated, to=member.room_slug)
         return updated

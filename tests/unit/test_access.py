@@ -200,3 +200,15 @@ def test_the_room_form_reads_members_separated_by_commas_or_spaces(bob, carol):
 def test_two_rooms_cannot_share_a_name_whatever_its_case(alice):
     access.create_room(alice, "Ops", Room.Kind.PRIVATE)
     assert "exists already" in str(RoomForm({"name": "OPS", "kind": "open"}).errors)
+
+
+def test_mentioning_a_non_member_in_a_private_room_names_nobody(team, alice, carol):
+    from chat.connection import Member
+    from chat.messages import store_message
+
+    member = Member(alice.pk, "alice", team.pk, team.slug, team.name, private=True)
+    message, _ = store_message(member, "@bob and @carol, look")
+    assert message["mentions"] == ["bob"]
+    general = Room.objects.get(slug="general")
+    in_general = Member(alice.pk, "alice", general.pk, "general", "General")
+    assert store_message(in_general, "@bob and @carol")[0]["mentions"] == ["bob", "carol"]

@@ -183,7 +183,7 @@ def test_every_change_takes_the_room_s_next_number(rooms, alice_user):
     second = messages.store_message(member, "two")[0]
     elsewhere = messages.store_message(member_of(alice_user, rooms["cats"]), "cats")[0]
     assert second["seq"] == first["seq"] + 1
-    edited = messages.edit_message(Message.objects.get(pk=first["id"]), "one, again")
+    edited = messages.edit_message(Message.objects.get(pk=first["id"]), "one, again", member)
     deleted = messages.delete_message(Message.objects.get(pk=second["id"]))
     assert (edited.seq, deleted.seq) == (second["seq"] + 1, second["seq"] + 2)
     assert elsewhere["seq"] == 1  # rooms count their changes apart
