@@ -138,6 +138,14 @@ class ChatServer(socketio.Server):
         if self.session_settled is not None and environ is not None:
             self.session_settled(environ)
 
+    def _in_a_namespace(self, eio_sid):
+        """Whether the session connected to any namespace ("/" or "/lobby": a
+        room list is a session that never joins "/")."""
+        return any(
+            self.manager.sid_from_eio_sid(eio_sid, namespace) is not None
+            for namespace in self.namespace_handlers
+        )
+
     def _sweep_forever(self):
         while True:
             self.sleep(self.connect_deadlines.seconds_to_next())
@@ -148,7 +156,7 @@ class ChatServer(socketio.Server):
                     logger.exception("could not drop %s", eio_sid)
 
     def _drop_if_never_connected(self, eio_sid):
-        if eio_sid in self.environ and self.manager.sid_from_eio_sid(eio_sid, "/") is None:
+        if eio_sid in self.environ and not self._in_a_namespace(eio_sid):
             logger.info(
                 "dropping %s: no namespace connect within %ss", eio_sid, self.connect_timeout
             )

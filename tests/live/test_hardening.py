@@ -12,7 +12,7 @@ import websocket
 
 from tests.support.raw import RawSocket
 from tests.support.server import DEMO_PASSWORD, csrf_post, login, wait_until
-from tests.support.sio import connected, refusal_of
+from tests.support.sio import LobbyClient, connected, refusal_of
 
 pytestmark = pytest.mark.server
 
@@ -76,6 +76,20 @@ def test_message_flood_gets_a_readable_error_then_recovers(servers):
 def test_client_that_never_connects_the_namespace_is_dropped(tight_server):
     raw = RawSocket(tight_server.url)
     assert closed_within(raw, timeout=6)
+
+
+def test_a_room_list_is_not_dropped_as_a_session_that_never_connected(tight_server):
+    # /lobby sessions never join "/": the connect timeout used to drop every
+    # open room list after SIO_CONNECT_TIMEOUT, and the page reconnected for ever.
+    bob = login(tight_server.url, "bob", DEMO_PASSWORD)
+    room_list = LobbyClient(tight_server.url, bob).connect()
+    try:
+        later = RawSocket(tight_server.url)  # its deadline comes after the list's
+        assert closed_within(later, timeout=6)
+        assert room_list.sio.connected
+        assert room_list.wait_for("rooms")
+    finally:
+        room_list.close()
 
 
 def test_client_that_stops_answering_pings_leaves_the_list(tight_server, on_tight):
