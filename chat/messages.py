@@ -147,6 +147,13 @@ def store_message(member, text, client_message_id=None):
         first = _sent_before(member, client_message_id)
         if first is None:
             raise
+        if first.room_id != member.room_id:
+            # Not a resend: acking it as one would lose this message silently
+            # (and tell the sender another room's message id).
+            raise Refused(
+                "This client_message_id was used for a message in another room: "
+                "make a new one for each message."
+            ) from None
         return as_event(first, first.room.slug, member.username), False
     return as_event(message, member.room_slug, member.username), True
 

@@ -80,3 +80,19 @@ def test_history_and_gap_fill_carry_the_client_message_id(
     gap = clients.open(alice_session, fresh_room, after=first).wait_for("history")
     assert [m["client_message_id"] for m in history] == [None, cmid]
     assert [m["client_message_id"] for m in gap] == [cmid]
+
+
+def test_an_id_used_in_another_room_is_refused_not_acked_as_a_duplicate(
+    server, alice_session, clients, fresh_room
+):
+    in_general = clients.open(alice_session, "general")
+    elsewhere = clients.open(alice_session, fresh_room)
+    cmid = client_id()
+    assert in_general.call({"text": "in general", "client_message_id": cmid})["ok"]
+    answer = elsewhere.call({"text": "in the other room", "client_message_id": cmid})
+    assert answer == {
+        "ok": False,
+        "error": "This client_message_id was used for a message in another room: "
+        "make a new one for each message.",
+    }
+    assert rows_with(server, cmid) == 1
