@@ -40,14 +40,28 @@
    header: a door the origin check does not cover. It is refused with 400 in
    every configuration (the page and standard clients never use it).
 
+7. A WebSocket is closed only by the green thread that reads it. python-engineio
+   closes a WebSocket from its writer green thread (an Engine.IO close packet
+   from the client, a server-side disconnect, the connect timeout) while the
+   reader may be waiting in ``recv()`` on it. A real close there leaves the
+   reader's listener in eventlet's hub on a file descriptor that the kernel
+   gives to the next socket: when that is a PostgreSQL connection (psycopg2's
+   wait callback), its first read fails with "Second simultaneous read on
+   fileno N" (seen: a 500 on a login after a refused chat connection). The
+   socket eventlet's WebSocket code gets (``SocketInput``) turns ``close()``
+   into ``shutdown()``: the reader wakes with end-of-file and returns, and
+   gunicorn closes the socket on that same green thread when the request ends.
+
 6. A new Engine.IO session that the worker does not take (over its session
    cap, its event loop late, no join slot free in time: d09/runtime/capacity.py)
    gets ``503`` with a spread ``Retry-After`` before it holds anything but its
    socket.
 """
 
+import contextlib
 import logging
 import types
+from socket import SHUT_RDWR
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -61,7 +75,8 @@ EXTENSIONS_KEY = "HTTP_SEC_WEBSOCKET_EXTENSIONS"
 
 class SocketInput:
     """The object eventlet's WebSocket code reads the socket from
-    (``environ["eventlet.input"].get_socket()``)."""
+    (``environ["eventlet.input"].get_socket()``), and that socket as it sees it:
+    gunicorn's, but for ``close()`` (rule 7)."""
 
     __slots__ = ("socket",)
 
@@ -69,7 +84,15 @@ class SocketInput:
         self.socket = socket
 
     def get_socket(self):
-        return self.socket
+        return self
+
+    def close(self):
+        """Shut the connection down; its owner (gunicorn) closes the descriptor."""
+        with contextlib.suppress(OSError):  # already shut down, or reset by the peer
+            self.socket.shutdown(SHUT_RDWR)
+
+    def __getattr__(self, name):  # recv, sendall, shutdown, fileno...: gunicorn's
+        return getattr(self.socket, name)
 
 
 class WebSocketErrors:

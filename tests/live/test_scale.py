@@ -390,3 +390,17 @@ def test_a_user_deactivated_in_sql_is_cut_off_on_every_process_within_two_second
         assert time.monotonic() - changed < 2
     finally:
         deployment.sql("UPDATE auth_user SET is_active = true WHERE username = 'carol'")
+
+
+def test_logins_after_closed_and_refused_chat_connections_never_fail(pair, clients):
+    # python-engineio closed a WebSocket from its writer green thread while its
+    # reader waited on it: the reader's listener stayed in eventlet's hub, the
+    # next PostgreSQL connection got that descriptor, and about one login in
+    # ten after a refused connect was a 500 ("Second simultaneous read").
+    _a, b = pair
+    for _ in range(12):
+        tap = clients.open(log_in(b, "bob"), "general", server=b)
+        tap.wait_for("history")
+        tap.close()
+        assert "no chat room" in refusal_of(b.url, logged_in=log_in(b, "bob"), room="nowhere")
+        log_in(b, "carol")  # asserts a 200

@@ -5,7 +5,9 @@ app is called without an extra C-level frame."""
 import types
 
 import engineio
+import eventlet
 import socketio
+from eventlet import hubs
 
 from d09.runtime.websocket_middleware import (
     EXTENSIONS_KEY,
@@ -86,7 +88,7 @@ def through_engineio(async_mode):
 
 def test_eventlet_gets_the_gunicorn_socket_without_a_class_per_request():
     environs, sockets = through_engineio("eventlet")
-    assert [environ["eventlet.input"].get_socket() for environ in environs] == sockets
+    assert [environ["eventlet.input"].get_socket().socket for environ in environs] == sockets
     # engineio would have defined a new class for each request.
     assert {type(environ["eventlet.input"]) for environ in environs} == {SocketInput}
 
@@ -109,3 +111,31 @@ def test_functions_and_builtins_are_called_as_they_are():
 
     assert direct_call(app) is app
     assert direct_call(print) is print
+
+
+def test_a_websocket_closed_from_another_green_thread_wakes_its_reader():
+    # python-engineio closes a WebSocket from its writer green thread while the
+    # reader waits in recv(): a real close left the reader's listener in the
+    # hub, on a descriptor the next socket (a PostgreSQL one) then got.
+    from eventlet.green import socket as green_socket
+
+    ours, theirs = green_socket.socketpair()
+    seen = SocketInput(ours).get_socket()
+    reader = eventlet.spawn(seen.recv, 100)
+    eventlet.sleep(0)  # the reader now waits in recv()
+    eventlet.spawn(seen.close).wait()  # the writer's close
+    with eventlet.Timeout(5):
+        assert reader.wait() == b""  # woken: end of file, no listener left behind
+    assert ours.fileno() >= 0  # still open: its owner closes it
+    assert not hubs.get_hub().listeners[hubs.get_hub().READ].get(ours.fileno())
+    ours.close()
+    theirs.close()
+
+
+def test_the_websocket_code_gets_everything_else_of_gunicorns_socket():
+    class Socket:
+        def recv(self, size):
+            return b"x" * size
+
+    seen = SocketInput(Socket()).get_socket()
+    assert seen.recv(3) == b"xxx"
