@@ -26,7 +26,6 @@ Limits and windows are Django settings (d09/settings.py), read at each attempt.
 """
 
 import hashlib
-import ipaddress
 import math
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,7 +40,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from account.models import ThrottleCount
-from d09.client_address import client_address
+from d09.client_address import address_group, client_address
 
 # Set on the request by the signal receivers below: what became of its login.
 OUTCOME_ATTRIBUTE = "_d09_login_outcome"
@@ -67,16 +66,6 @@ def normalize_username(username):
     return get_user_model().normalize_username(username.strip()).casefold()
 
 
-def _address_group(address):
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if parsed.version == 6:
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
-
-
 def login_counters(username, address):
     window = settings.LOGIN_FAILURE_WINDOW
     return [
@@ -86,7 +75,7 @@ def login_counters(username, address):
             window,
         ),
         Counter(
-            _key("login-address", _address_group(address)),
+            _key("login-address", address_group(address)),
             settings.LOGIN_FAILURES_PER_ADDRESS,
             window,
         ),
@@ -96,7 +85,7 @@ def login_counters(username, address):
 def signup_counters(address):
     return [
         Counter(
-            _key("signup-address", _address_group(address)),
+            _key("signup-address", address_group(address)),
             settings.SIGNUPS_PER_ADDRESS,
             settings.SIGNUP_WINDOW,
         )

@@ -34,7 +34,7 @@ from chat.lobby import Lobby
 from chat.payloads import Refused, Schema, echo
 from chat.rooms import Rooms
 from chat.sessions import ACCOUNT_INACTIVE, NO_LONGER_MEMBER, ConnectionRegistry
-from d09.client_address import client_address
+from d09.client_address import address_group, client_address
 from d09.runtime.event_db import event_connections
 from d09.runtime.fresh_stack import run_on_fresh_stack
 
@@ -70,7 +70,7 @@ class Chat:
         logged in to a room yet (PENDING_SESSIONS_PER_ADDRESS), and sessions
         that ended without ever logging in (a token each, ``address_limit``).
         """
-        address = client_address(environ)
+        address = address_group(client_address(environ))  # an IPv6 client: its /64
         if self.pending[address] >= settings.PENDING_SESSIONS_PER_ADDRESS:
             logger.warning("refused a session from %s: too many not logged in", address)
             return False

@@ -93,3 +93,16 @@ def client_address(meta):
         if not any(hop in network for network in networks):
             break
     return client
+
+
+def address_group(address):
+    """What a limit per address counts: an IPv4 address, or an IPv6 client's /64
+    (the block one subscriber usually gets: counting each address of it would
+    give one machine 2^64 allowances)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)

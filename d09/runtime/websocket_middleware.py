@@ -122,10 +122,24 @@ JSONP_REFUSED = b'{"error": "JSONP is not supported: use the WebSocket transport
 BUSY = b'{"error": "The chat is full right now: try again in a moment."}'
 
 
+ENGINEIO_TRANSPORTS = frozenset({"websocket", "polling"})
+
+
 def opens_a_session(environ):
-    """An Engine.IO request that would open a new session (no ``sid`` yet)."""
-    return environ.get("PATH_INFO", "").startswith("/socket.io") and "sid=" not in environ.get(
-        "QUERY_STRING", ""
+    """An Engine.IO request that would open a new session: parsed, then checked
+    as python-engineio will check it (``GET``, ``EIO=4``, a known transport, no
+    ``sid``), so that only those wait for admission. A request that names a
+    ``sid`` goes to its session (or is refused by engineio), as does one that
+    engineio will refuse anyway: neither may take a join slot. (A substring
+    test for ``sid=`` let ``&x=sid=`` bypass the session cap and the slots.)"""
+    if not environ.get("PATH_INFO", "").startswith("/socket.io"):
+        return False
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and not query.get("sid", [""])[0]  # engineio takes an empty sid for none
+        and query.get("EIO") == ["4"]
+        and query.get("transport", [""])[0] in ENGINEIO_TRANSPORTS
     )
 
 

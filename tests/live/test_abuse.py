@@ -235,6 +235,21 @@ def test_closed_websockets_leave_one_clean_log_line_each(servers):
     assert all(line.count(" INFO ") + line.count(" WARNING ") <= 1 for line in log.splitlines())
 
 
+def test_a_query_that_merely_contains_sid_does_not_skip_the_session_cap(servers):
+    # Issue 21: "sid=" anywhere in the query skipped admission (the cap, the slots).
+    live = servers.start(WORKER_CONNECTIONS="12")  # a pool of 12: at most 4 chat sessions
+    admitted = [RawSocket(live.url) for _ in range(4)]
+    try:
+        for query in ("&x=sid=", "&sid=", "&x=1&sid"):
+            with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+                admitted.append(RawSocket(live.url, query=query))
+            assert refused.value.status_code in (400, 503)
+        assert requests.get(live.url + "/account", timeout=5).status_code == 200
+    finally:
+        for raw in admitted:
+            raw.close()
+
+
 def test_a_storm_is_admitted_at_the_worker_s_pace_and_pages_still_load(servers):
     """Issue 16: more clients than the worker takes; the rest get 503 and retry."""
     live = servers.start(WORKER_CONNECTIONS="40")  # a pool of 40: at most 32 chat sessions

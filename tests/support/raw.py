@@ -6,8 +6,9 @@ import websocket
 
 
 class RawSocket:
-    def __init__(self, base_url, cookie="", origin=None, timeout=10, headers=None):
+    def __init__(self, base_url, cookie="", origin=None, timeout=10, headers=None, query=""):
         url = base_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        url += query
         self.ws = websocket.create_connection(
             url,
             cookie=cookie or None,

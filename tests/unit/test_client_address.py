@@ -125,3 +125,23 @@ def test_a_malformed_variable_is_refused_at_start_up():
     result = setting_in_a_fresh_process({"SECRET_KEY": "x" * 50, "FORWARDED_ALLOW_IPS": "proxy"})
     assert result.returncode != 0
     assert "FORWARDED_ALLOW_IPS" in result.stderr
+
+
+def test_limits_count_an_ipv6_client_by_its_slash_64_and_ipv4_by_its_address():
+    from d09.client_address import address_group
+
+    assert address_group("2001:db8:1:2:aaaa::1") == address_group("2001:db8:1:2:bbbb::9")
+    assert address_group("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert address_group("2001:db8:1:3::1") != address_group("2001:db8:1:2::1")
+    assert address_group("203.0.113.7") == "203.0.113.7"
+    assert address_group("not an address") == "not an address"
+
+
+def test_sessions_not_logged_in_are_counted_per_slash_64(settings):
+    from chat.events import Chat
+
+    settings.PENDING_SESSIONS_PER_ADDRESS = 2
+    chat = Chat()
+    one_machine = [{"REMOTE_ADDR": f"2001:db8:1:2::{n}"} for n in range(1, 4)]
+    assert [chat.admit_transport(environ) for environ in one_machine] == [True, True, False]
+    assert chat.admit_transport({"REMOTE_ADDR": "2001:db8:1:3::1"})  # another subscriber

@@ -6,6 +6,7 @@ import types
 
 import engineio
 import eventlet
+import pytest
 import socketio
 from eventlet import hubs
 
@@ -13,6 +14,7 @@ from d09.runtime.websocket_middleware import (
     EXTENSIONS_KEY,
     SocketInput,
     direct_call,
+    opens_a_session,
     websocket_middleware,
 )
 
@@ -139,3 +141,23 @@ def test_the_websocket_code_gets_everything_else_of_gunicorns_socket():
 
     seen = SocketInput(Socket()).get_socket()
     assert seen.recv(3) == b"xxx"
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "opens"),
+    [
+        ("GET", "EIO=4&transport=websocket", True),
+        ("GET", "EIO=4&transport=polling&t=abc", True),
+        ("GET", "EIO=4&transport=websocket&x=sid=", True),  # not a sid: a new session
+        ("GET", "EIO=4&transport=websocket&sid=abc", False),  # goes to its session
+        ("GET", "EIO=4&transport=websocket&sid=", True),  # empty: engineio opens one
+        ("GET", "EIO=4&transport=websocket&sid", True),
+        ("GET", "EIO=3&transport=websocket", False),  # engineio refuses it: no slot
+        ("GET", "EIO=4&transport=carrier-pigeon", False),
+        ("GET", "transport=websocket", False),
+        ("POST", "EIO=4&transport=polling", False),
+    ],
+)
+def test_only_a_valid_new_engineio_session_waits_for_admission(method, query, opens):
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": "/socket.io/", "QUERY_STRING": query}
+    assert opens_a_session(environ) is opens
