@@ -52,10 +52,7 @@ def entry_history(member, seq):
         recent = messages.latest(member.room_id, member.room_slug, seq)
         _first_mark(member.user_id, member.room_id, recent[-1]["id"] if recent else 0)
         return recent, None
-    unread = Message.objects.filter(room_id=member.room_id, id__gt=mark).exclude(
-        author_id=member.user_id
-    )
-    if not unread.exists():
+    if not unread_messages(member.user_id, member.room_id, mark).exists():
         return messages.latest(member.room_id, member.room_slug, seq), None
     after, complete = messages.history(member.room_id, member.room_slug, after=mark)
     if not complete:  # more unread than sent: these are all unread, older ones by scroll-back
@@ -109,11 +106,20 @@ def _move_mark(user_id, room_id, message_id):
             )
 
 
+def unread_messages(user_id, room_id, mark):
+    """What counts as unread for the user in the room after ``mark``: others'
+    messages that are still there (a deleted one is nothing to read, and reading
+    could never clear it: the page has no line to mark as read)."""
+    return Message.objects.filter(room_id=room_id, id__gt=mark, deleted__isnull=True).exclude(
+        author_id=user_id
+    )
+
+
 def unread_count(user_id, room_id):
     mark = mark_of(user_id, room_id)
     if mark is None:
         return 0
-    return Message.objects.filter(room_id=room_id, id__gt=mark).exclude(author_id=user_id).count()
+    return unread_messages(user_id, room_id, mark).count()
 
 
 def newest_ids():
@@ -130,7 +136,9 @@ def unread_counts(user_id):
     }
     rows = (
         Message.objects.filter(
-            room__read_marks__user_id=user_id, id__gt=F("room__read_marks__last_read_id")
+            room__read_marks__user_id=user_id,
+            id__gt=F("room__read_marks__last_read_id"),
+            deleted__isnull=True,
         )
         .exclude(author_id=user_id)
         .values("room__slug")

@@ -212,3 +212,18 @@ def test_mentioning_a_non_member_in_a_private_room_names_nobody(team, alice, car
     general = Room.objects.get(slug="general")
     in_general = Member(alice.pk, "alice", general.pk, "general", "General")
     assert store_message(in_general, "@bob and @carol")[0]["mentions"] == ["bob", "carol"]
+
+
+def test_deleted_messages_are_not_unread_and_reading_clears_the_count(team, alice, bob):
+    from chat import reading
+    from chat.messages import delete_message
+
+    kept = Message.objects.create(room=team, author=alice, text="kept")
+    gone = Message.objects.create(room=team, author=alice, text="then deleted")
+    assert reading.unread_count(bob.pk, team.pk) == 2
+    delete_message(gone)
+    assert reading.unread_count(bob.pk, team.pk) == 1
+    assert reading.unread_counts(bob.pk)[team.slug] == 1
+    reading.set_mark(bob.pk, team.pk, kept.pk)  # the newest line bob's page can show
+    assert reading.unread_count(bob.pk, team.pk) == 0
+    assert reading.unread_counts(bob.pk)[team.slug] == 0
