@@ -1,6 +1,22 @@
 from django.contrib import admin
 
+from chat import messages
+from chat.connection import Member
 from chat.models import Membership, Message, Mute, ReadMark, Room
+from chat.signals import message_changed
+
+
+def author_of(message):
+    """The message's author as a member of its room (for the rules of an edit)."""
+    room = message.room
+    return Member(
+        user_id=message.author_id,
+        username=message.author.get_username(),
+        room_id=room.pk,
+        room_slug=room.slug,
+        room_name=room.name,
+        private=room.kind != Room.Kind.OPEN,
+    )
 
 
 # Direct conversations are seen by their two people only, staff included: the
@@ -45,6 +61,28 @@ class MessageAdmin(WithoutDirectRooms, admin.ModelAdmin):
     list_select_related = ["room", "author"]
     raw_id_fields = ["author"]
     readonly_fields = ["client_message_id", "seq", "edited", "deleted", "mentions"]
+
+    def save_model(self, request, obj, form, change):
+        """An edit here is an edit as in the chat: the room's next change number,
+        the mentions again, ``message_updated`` to the open pages."""
+        if not change or "text" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        member = author_of(obj)
+        messages.edit_message(obj, obj.text, member)
+        message_changed.send(sender=Message, message=obj, deleted=False)
+
+    def delete_model(self, request, obj):
+        """A delete here is a delete as in the chat: the text goes, the row stays
+        as a placeholder, the pages hear of it (a hard delete left it on every
+        open page and in every reconnect)."""
+        if obj.deleted is None:
+            messages.delete_message(obj)
+            message_changed.send(sender=Message, message=obj, deleted=True)
+
+    def delete_queryset(self, request, queryset):
+        for message in queryset.filter(deleted__isnull=True):
+            self.delete_model(request, message)
 
     @admin.display(description="text")
     def short_text(self, message):

@@ -14,6 +14,7 @@ from chat import access, messages, standing
 from chat.connection import forget_session, forget_user
 from chat.models import Membership, Room
 from chat.sessions import ACCOUNT_GONE, ACCOUNT_INACTIVE, NO_LONGER_MEMBER, ended_sessions
+from chat.signals import message_changed
 from d09.runtime.event_db import with_event_db_connection
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ def start(server, chat, backend):
         server.start_background_task(keep_presence, server, chat, backend)
     watch_sessions(server, chat.registry)
     watch_memberships(server, chat)
+    watch_message_changes(chat)
     server.start_background_task(
         watch_standing_forever, server, chat.registry, settings.PERMISSION_RECHECK_SECONDS
     )
@@ -157,6 +159,21 @@ def watch_standing_forever(server, registry, interval):
             end_revoked(server, registry)
         except Exception:  # keep watching whatever one round hit (DB down...)
             logger.exception("permission recheck failed")
+
+
+def watch_message_changes(chat):
+    """A message edited or deleted in the admin of this process: its room's open
+    pages get ``message_updated`` / ``message_deleted`` as after a chat edit."""
+
+    def on_changed(sender, message, deleted, **kwargs):
+        slug = message.room.slug
+        if deleted:
+            chat.rooms.tell(slug, "message_deleted", {"id": message.id, "seq": message.seq})
+            return
+        author = message.author.get_username()
+        chat.rooms.tell(slug, "message_updated", messages.as_event(message, slug, author))
+
+    message_changed.connect(on_changed, weak=False, dispatch_uid="chat-message-changed")
 
 
 def watch_memberships(server, chat):

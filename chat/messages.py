@@ -159,7 +159,8 @@ def store_message(member, text, client_message_id=None):
 
 
 def edit_message(message, text, member):
-    """``member`` gives its ``message`` (checked by the caller) a new text."""
+    """``member`` gives its ``message`` (checked by the caller) a new text: it
+    takes the room's next change number (the pages coming back hear of it)."""
     with transaction.atomic():
         message.text = text
         message.mentions = mentioned(text, member)
