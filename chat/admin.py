@@ -49,6 +49,14 @@ class RoomAdmin(WithoutDirectRooms, admin.ModelAdmin):
     raw_id_fields = ["created_by"]
     inlines = [MembershipInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A room's slug is its Socket.IO room and its pages' URL: renamed under
+        # open connections it split the room in two. Its name can change.
+        return ["slug", "kind"] if obj is not None else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
+
 
 @admin.register(Message)
 class MessageAdmin(WithoutDirectRooms, admin.ModelAdmin):

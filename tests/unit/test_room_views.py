@@ -161,3 +161,12 @@ def test_member_changes_need_a_csrf_token(team, alice):
     strict.force_login(alice)
     url = reverse("chat:members", args=[team.slug])
     assert strict.post(url, {"action": "add", "username": "carol"}).status_code == 403
+
+
+def test_a_rooms_slug_and_kind_cannot_change_in_the_admin(client, team):
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    page = as_user(client, boss).get(reverse("admin:chat_room_change", args=[team.pk]))
+    body = page.content.decode()
+    assert 'name="slug"' not in body and 'name="kind"' not in body
+    assert 'name="name"' in body
+    assert 'name="slug"' in client.get(reverse("admin:chat_room_add")).content.decode()
