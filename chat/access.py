@@ -17,11 +17,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils.text import slugify
 
 from chat import reading, standing
-from chat.models import Membership, Room
+from chat.models import Membership, Message, Room
 from chat.payloads import Refused
 
 CHUNK = 500
@@ -53,9 +53,10 @@ def visible_rooms(user_id):
 def direct_rooms(user_id, username):
     """The user's direct conversations, newest first, each with ``other``: the
     other person's name (their own in notes to self)."""
+    newest = Message.objects.filter(room=OuterRef("pk")).order_by("-id").values("id")[:1]
     rooms = list(
         Room.objects.filter(kind=Room.Kind.DIRECT, memberships__user_id=user_id)
-        .annotate(newest=Max("messages__id"))
+        .annotate(newest=Subquery(newest))  # an index lookup per room, no GROUP BY
         .order_by(F("newest").desc(nulls_last=True), "-pk")
     )
     others = dict(

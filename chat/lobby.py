@@ -27,13 +27,12 @@ class Lobby:
         self.server.enter_room(sid, EVERYONE, namespace=NAMESPACE)
         self.server.enter_room(sid, own_room(visitor.user_id), namespace=NAMESPACE)
         unread = reading.unread_counts(visitor.user_id)
-        newest = reading.newest_ids()
-        rooms = [
-            self.entry(room, room.name, unread, newest)
-            for room in access.visible_rooms(visitor.user_id)
-        ] + [
-            self.entry(room, room.other, unread, newest)
-            for room in access.direct_rooms(visitor.user_id, visitor.username)
+        visible = access.visible_rooms(visitor.user_id)
+        directs = access.direct_rooms(visitor.user_id, visitor.username)
+        newest = reading.newest_ids(visible)
+        newest.update({room.slug: room.newest or 0 for room in directs})
+        rooms = [self.entry(room, room.name, unread, newest) for room in visible] + [
+            self.entry(room, room.other, unread, newest) for room in directs
         ]
         self.server.emit("rooms", rooms, to=sid, namespace=NAMESPACE, ignore_queue=True)
 

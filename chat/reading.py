@@ -4,7 +4,8 @@ reader gets. Plain queries, no sockets."""
 import contextlib
 
 from django.db import IntegrityError
-from django.db.models import Count, F, Max
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from chat import messages
 from chat.models import Message, ReadMark
@@ -122,27 +123,28 @@ def unread_count(user_id, room_id):
     return unread_messages(user_id, room_id, mark).count()
 
 
-def newest_ids():
-    """``{room slug: id of its newest message}`` (one grouped query)."""
-    rows = Message.objects.values("room__slug").annotate(newest=Max("id"))
-    return {row["room__slug"]: row["newest"] for row in rows}
+def newest_ids(rooms):
+    """``{room slug: id of its newest message}`` of ``rooms`` (a queryset): one
+    query, an index lookup per room (``chat_message_room_recent``), whatever the
+    number of messages."""
+    newest = Message.objects.filter(room=OuterRef("pk")).order_by("-id").values("id")[:1]
+    rows = rooms.annotate(newest=Subquery(newest)).values_list("slug", "newest")
+    return {slug: newest or 0 for slug, newest in rows}
 
 
 def unread_counts(user_id):
-    """``{room slug: unread messages}`` of every room the user has a mark in."""
-    counts = {
-        slug: 0
-        for slug in ReadMark.objects.filter(user_id=user_id).values_list("room__slug", flat=True)
-    }
-    rows = (
+    """``{room slug: unread messages}`` of every room the user has a mark in: one
+    query, a range of the room's index after each mark (its cost grows with what
+    is unread, not with the message table)."""
+    unread = (
         Message.objects.filter(
-            room__read_marks__user_id=user_id,
-            id__gt=F("room__read_marks__last_read_id"),
-            deleted__isnull=True,
+            room=OuterRef("room"), id__gt=OuterRef("last_read_id"), deleted__isnull=True
         )
         .exclude(author_id=user_id)
-        .values("room__slug")
-        .annotate(unread=Count("id"))
+        .order_by()
+        .values("room")
+        .annotate(count=Count("id"))
+        .values("count")
     )
-    counts.update({row["room__slug"]: row["unread"] for row in rows})
-    return counts
+    marks = ReadMark.objects.filter(user_id=user_id).annotate(unread=Coalesce(Subquery(unread), 0))
+    return dict(marks.values_list("room__slug", "unread"))
