@@ -46,6 +46,10 @@ def keep_presence(server, chat, backend):
     while True:
         try:
             resync_after_reconnect(server, backend.manager)
+            if backend.manager.unsent:
+                logger.info(
+                    "republished %s broadcasts Redis had refused", backend.manager.republish()
+                )
             chat.rooms.announce_elsewhere(backend.presence.heartbeat(), "presence heartbeat")
             chat.rooms.announce_elsewhere(backend.presence.reap(), "presence reap")
         except Exception:
@@ -55,17 +59,32 @@ def keep_presence(server, chat, backend):
 
 @with_event_db_connection
 def resync_after_reconnect(server, manager):
-    """Deliver, to this process's clients, the messages that Redis pub/sub dropped
-    while the subscription was down; pages skip ids they already show and keep
-    messages in id order."""
-    for slug, newest in manager.take_resync().items():
+    """Deliver, to this process's clients, what Redis pub/sub dropped while the
+    subscription was down: every change of each room after the newest change
+    number delivered here (new messages, edits, deletes), in change order. Pages
+    skip ids they already show and keep messages in id order."""
+    for slug, (newest_id, newest_seq) in manager.take_resync().items():
         room = Room.objects.filter(slug=slug).first()
         if room is None:
             continue
-        for message in messages.after(room.pk, slug, newest, messages.GAP_FILL_LIMIT):
-            logger.info("resync: message %s to %s after a Redis reconnect", message["id"], slug)
-            server.emit("message", message, to=slug, ignore_queue=True)
-            manager.last_delivered[slug] = max(manager.last_delivered[slug], message["id"])
+        changes, _complete = messages.changes_since(
+            room.pk, slug, newest_seq, messages.GAP_FILL_LIMIT
+        )
+        for change in changes:
+            event, data = _as_redelivery(change, newest_id)
+            logger.info("resync: %s %s to %s after a Redis reconnect", event, change["id"], slug)
+            server.emit(event, data, to=slug, ignore_queue=True)
+            manager.delivered(slug, change, new=event == "message")
+
+
+def _as_redelivery(change, newest_id):
+    """The event a page applies for a change it missed: a message it never had
+    comes whole (deleted or not), one it has is updated or deleted."""
+    if change["id"] > newest_id:
+        return "message", change
+    if change["deleted"]:
+        return "message_deleted", {"id": change["id"], "seq": change["seq"]}
+    return "message_updated", change
 
 
 def end_sessions(server, registry, ended):

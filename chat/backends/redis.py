@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from contextlib import contextmanager
 
 import redis
@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 # A host_id that is no process's own: python-socketio's listener skips the
 # messages its own process published, and this one must not be skipped.
 EVERY_PROCESS = "*"
+
+
+UNSENT_KEPT = 10_000  # broadcasts kept for a republish while Redis refuses them
+CHANGES = ("message", "message_updated", "message_deleted")  # what a gap fill brings
 
 
 class OrderedRedisManager(socketio.RedisManager):
@@ -51,8 +55,16 @@ class OrderedRedisManager(socketio.RedisManager):
         # and whether the subscription was renewed, so the upkeep can fill the
         # gap from the database (chat.background.resync_after_reconnect).
         self.last_delivered = {}
+        # ... and the room's newest change number delivered (posts, edits,
+        # deletes), so that the gap fill brings edits and deletes too.
+        self.last_seq = {}
         self.resubscribed = False
         self._connects = 0
+        # Broadcasts that Redis refused (python-socketio logs and drops them):
+        # published again by the upkeep once Redis answers. The oldest go first
+        # when it is full; those are in the database (pages get them back with
+        # ``since`` at their next reconnect).
+        self.unsent = deque(maxlen=UNSENT_KEPT)
 
     def _redis_connect(self):
         super()._redis_connect()
@@ -62,17 +74,38 @@ class OrderedRedisManager(socketio.RedisManager):
 
     def _handle_emit(self, message):
         data = message.get("data") or [None]
-        if message.get("event") == "message" and isinstance(data[0], dict):
-            room = message.get("room")
-            self.last_delivered[room] = max(self.last_delivered.get(room, 0), data[0]["id"])
+        event, room = message.get("event"), message.get("room")
+        if event in CHANGES and isinstance(data[0], dict) and isinstance(room, str):
+            self.delivered(room, data[0], new=event == "message")
         return super()._handle_emit(message)
 
+    def delivered(self, room, change, new):
+        """``change`` (a message, or ``{"id", "seq"}`` of a delete) reached ``room``."""
+        if new:
+            self.last_delivered[room] = max(self.last_delivered.get(room, 0), change["id"])
+        if isinstance(change.get("seq"), int):
+            self.last_seq[room] = max(self.last_seq.get(room, 0), change["seq"])
+
     def take_resync(self):
-        """Rooms and the newest id each got, once after every renewed subscription."""
+        """``{room: (newest id, newest change number)}`` each got, once after
+        every renewed subscription."""
         if not self.resubscribed or not self.pubsub.subscribed:
             return {}
         self.resubscribed = False
-        return dict(self.last_delivered)
+        rooms = set(self.last_delivered) | set(self.last_seq)
+        return {
+            room: (self.last_delivered.get(room, 0), self.last_seq.get(room, 0)) for room in rooms
+        }
+
+    def republish(self):
+        """Publish again, oldest first, the broadcasts Redis refused; how many went."""
+        sent = 0
+        while self.unsent:
+            if self._publish(self.unsent[0]) is None:
+                break
+            self.unsent.popleft()
+            sent += 1
+        return sent
 
     def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, **kwargs):
         payload = list(data) if isinstance(data, tuple) else [data]
@@ -80,19 +113,21 @@ class OrderedRedisManager(socketio.RedisManager):
             return super().emit(
                 event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs
             )
-        self._publish(
-            {
-                "method": "emit",
-                "event": event,
-                "data": payload,
-                "binary": False,
-                "namespace": namespace or "/",
-                "room": kwargs.get("to") or room,
-                "skip_sid": skip_sid,
-                "callback": None,
-                "host_id": EVERY_PROCESS,
-            }
-        )
+        message = {
+            "method": "emit",
+            "event": event,
+            "data": payload,
+            "binary": False,
+            "namespace": namespace or "/",
+            "room": kwargs.get("to") or room,
+            "skip_sid": skip_sid,
+            "callback": None,
+            "host_id": EVERY_PROCESS,
+        }
+        # python-socketio's _publish tries twice, logs, and returns None when
+        # Redis refused: the line is stored and acked, so it must still go out.
+        if self._publish(message) is None:
+            self.unsent.append(message)
 
 
 # The scripts run atomically in Redis, so two processes changing one room at
