@@ -9,7 +9,7 @@ class ChatConfig(AppConfig):
         # What chat.connection remembers to admit connections cheaply is
         # forgotten as soon as it changes in this process.
         from django.contrib.auth import get_user_model, user_logged_out
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_save, pre_delete
 
         from chat import connection
         from chat.models import Room
@@ -27,9 +27,25 @@ class ChatConfig(AppConfig):
         def on_room_change(sender, **kwargs):
             connection.forget_rooms()
 
+        def before_user_deleted(sender, instance, **kwargs):
+            # Their messages leave every page as deletes do (a cascade removed
+            # the rows: open pages and reconnects kept the text).
+            from django.db import transaction
+
+            from chat.messages import erase_author
+            from chat.signals import message_changed
+
+            for message in erase_author(instance):
+                transaction.on_commit(
+                    lambda message=message: message_changed.send(
+                        sender=type(message), message=message, deleted=True
+                    )
+                )
+
         User = get_user_model()
         user_logged_out.connect(on_logout, weak=False, dispatch_uid="chat-admission-logout")
         post_save.connect(on_user_change, sender=User, weak=False, dispatch_uid="chat-admission-u")
         post_delete.connect(on_user_change, sender=User, weak=False, dispatch_uid="chat-adm-ud")
+        pre_delete.connect(before_user_deleted, sender=User, weak=False, dispatch_uid="chat-erase")
         post_save.connect(on_room_change, sender=Room, weak=False, dispatch_uid="chat-adm-room")
         post_delete.connect(on_room_change, sender=Room, weak=False, dispatch_uid="chat-adm-rd")

@@ -181,6 +181,23 @@ def delete_message(message):
     return message
 
 
+def erase_author(user):
+    """``user`` is being deleted: each of their messages is deleted as in the
+    chat (its text gone, the room's next change number, no client_message_id
+    that could clash under the stand-in author); the messages, for the rooms."""
+    erased = []
+    with transaction.atomic():
+        for message in Message.objects.filter(author=user, deleted__isnull=True).select_related(
+            "room"
+        ):
+            delete_message(message)
+            erased.append(message)
+        Message.objects.filter(author=user).exclude(client_message_id="").update(
+            client_message_id=""
+        )
+    return erased
+
+
 def find(room_id, message_id):
     """The message ``message_id`` of the room, with its author, or Refused."""
     message = _in_room(room_id).filter(pk=message_id).first()

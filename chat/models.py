@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -91,10 +92,25 @@ class Membership(models.Model):
         return f"{self.user} in {self.room}"
 
 
+DELETED_USER = "[deleted]"  # not a username anyone can sign up with (brackets)
+
+
+def deleted_user():
+    """The stand-in author of a deleted user's messages (their rows stay, as
+    placeholders with their change numbers: chat.messages.erase_author)."""
+    user, made = get_user_model()._default_manager.get_or_create(
+        username=DELETED_USER, defaults={"is_active": False}
+    )
+    if made:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
 class Message(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
+        settings.AUTH_USER_MODEL, on_delete=models.SET(deleted_user), related_name="chat_messages"
     )
     text = models.TextField()
     created = models.DateTimeField(auto_now_add=True)

@@ -213,3 +213,34 @@ def test_mentions_name_users_who_exist(rooms, alice_user, db):
     stored = messages.store_message(member, text)[0]
     assert stored["mentions"] == ["bob", "carol.b"]
     assert messages.store_message(member, "no one")[0]["mentions"] == []
+
+
+def test_a_deleted_users_messages_stay_as_placeholders_with_new_change_numbers(
+    rooms, alice_user, django_capture_on_commit_callbacks
+):
+    from chat.models import DELETED_USER
+    from chat.signals import message_changed
+
+    bob = get_user_model().objects.create_user("bob", password="pw-not-used-here")
+    in_general = member_of(bob, rooms["general"])
+    first = messages.store_message(in_general, "bob's secret", "bobs-id-0001")[0]
+    messages.store_message(member_of(alice_user, rooms["general"]), "alice stays")
+    told = []
+
+    def hear(sender, message, deleted, **kwargs):
+        told.append(message.id)
+
+    message_changed.connect(hear)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            bob.delete()
+    finally:
+        message_changed.disconnect(hear)
+    kept = Message.objects.get(pk=first["id"])
+    assert (kept.text, kept.deleted is not None, kept.author.username) == ("", True, DELETED_USER)
+    assert kept.seq > first["seq"] and kept.client_message_id == ""
+    assert told == [first["id"]]
+    assert [m["text"] for m in messages.latest(rooms["general"].pk, "general", 99)] == [
+        "alice stays"
+    ]
+    assert not get_user_model().objects.get(username=DELETED_USER).is_active
