@@ -5,7 +5,7 @@ Every path that shows a room or what it holds asks here: the pages, the
 Socket.IO connect, each event of an open connection, the room list and its
 live side, the admin. A room a user may not see is answered exactly as a room
 that does not exist. Membership is read where the action is taken: at most
-PERMISSION_RECHECK_SECONDS old (the "admission" cache), and forgotten at once
+1.5 x PERMISSION_RECHECK_SECONDS old (the "admission" cache), and forgotten at once
 when it changes in this process; each worker also re-reads, every that many
 seconds, the memberships of its open connections (``removed``), so a removal
 made anywhere ends them within that time.
@@ -85,12 +85,12 @@ def other_person(names, username):
 
 def is_member(user_id, room_id):
     """Whether the user is a member of the room (read at most
-    PERMISSION_RECHECK_SECONDS ago)."""
+    1.5 x PERMISSION_RECHECK_SECONDS ago: chat.standing.kept_seconds)."""
     key = _member_key(user_id, room_id)
     known = _cache().get(key)
     if known is None:
         known = Membership.objects.filter(room_id=room_id, user_id=user_id).exists()
-        _cache().set(key, known, settings.PERMISSION_RECHECK_SECONDS)
+        _cache().set(key, known, standing.kept_seconds())
     return known
 
 
@@ -127,7 +127,7 @@ def removed(connections):
             _cache().set(
                 _member_key(user_id, room_id),
                 (user_id, room_id) in present,
-                settings.PERMISSION_RECHECK_SECONDS,
+                standing.kept_seconds(),
             )
         gone.update(pair for pair in chunk if pair not in present)
     return gone

@@ -1,12 +1,12 @@
 """A user's standing: whether the account is active and whether it is staff,
-as the database says now or at most PERMISSION_RECHECK_SECONDS ago.
+as the database says now or at most 1.5 x PERMISSION_RECHECK_SECONDS ago.
 
 A permission is checked where the action is taken, never only at connect:
 
 - staff actions (deleting another's message, muting) read the row at once
   (``now``): they are rare, and a demotion must stop the very next one;
 - admission and the per-process bookkeeping use ``current``: a read of at most
-  PERMISSION_RECHECK_SECONDS, kept in the "admission" cache;
+  1.5 x PERMISSION_RECHECK_SECONDS, kept in the "admission" cache;
 - ``inactive`` re-reads, in bulk, the users with live connections in this process:
   chat.background calls it every PERMISSION_RECHECK_SECONDS, so a deactivation
   made anywhere (another worker, the admin on another host, a shell, plain SQL,
@@ -52,11 +52,17 @@ def _read(user_ids):
     return found
 
 
+def kept_seconds():
+    """How long what was read is kept: a little longer than the sweep's interval,
+    so that the sweep renews the entries of connected users before they expire
+    (an event never waits for a query), and never 2 s stale with the default."""
+    return settings.PERMISSION_RECHECK_SECONDS * 1.5
+
+
 def remember(standings):
-    """Keep ``{user_id: Standing}`` read just now, for PERMISSION_RECHECK_SECONDS."""
+    """Keep ``{user_id: Standing}`` read just now, for ``kept_seconds()``."""
     _cache().set_many(
-        {_key(user_id): standing for user_id, standing in standings.items()},
-        settings.PERMISSION_RECHECK_SECONDS,
+        {_key(user_id): standing for user_id, standing in standings.items()}, kept_seconds()
     )
 
 
@@ -68,7 +74,7 @@ def now(user_id):
 
 
 def current(user_id):
-    """The user's standing, read at most PERMISSION_RECHECK_SECONDS ago."""
+    """The user's standing, read at most 1.5 x PERMISSION_RECHECK_SECONDS ago."""
     standing = _cache().get(_key(user_id))
     return standing if standing is not None else now(user_id)
 
