@@ -25,6 +25,7 @@ from chat.limits import (
     RateLimiter,
     address_limiter,
     connection_limiter,
+    history_limiter,
     message_limiter,
     typing_limiter,
     wait_text,
@@ -44,6 +45,7 @@ UNAVAILABLE = "The chat is unavailable right now: trying again in a moment."
 BUSY = "The chat is busy, please try again."
 TOO_MANY_CONNECTIONS = "Too many connection attempts: try again in {wait}."
 TOO_FAST = "You are sending messages too fast: wait {wait}."
+TOO_MANY_REQUESTS = "Too many requests for older messages or the user list: wait {wait}."
 RETRY_SOON = 2  # seconds: database or Redis trouble usually passes
 PENDING_ADDRESS = "d09.pending_address"  # environ key: a session not logged in yet
 EMPTY = Schema(not_an_object="Send an empty object: {}.")
@@ -58,6 +60,8 @@ class Chat:
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     message_limit: RateLimiter = field(default_factory=message_limiter)
     typing_limit: RateLimiter = field(default_factory=typing_limiter)
+    # Per user, not per connection: one user may hold 30 connections.
+    history_limit: RateLimiter = field(default_factory=history_limiter)
     connect_limit: RateLimiter = field(default_factory=connection_limiter)
     address_limit: RateLimiter = field(default_factory=address_limiter)
     pending: Counter = field(default_factory=Counter)  # address -> sessions not logged in yet
@@ -233,6 +237,7 @@ def users(chat, sid, *payload):
     change (a ``joined``/``left`` version more than one above its own)."""
     member = chat.member(sid)
     EMPTY.validate(*payload)
+    refuse_if_limited(chat.history_limit, member.user_id, TOO_MANY_REQUESTS)
     names, version = chat.rooms.presence.snapshot(member.room_slug)
     return {"ok": True, "users": names, "version": version}
 
@@ -243,6 +248,7 @@ def older(chat, sid, *payload):
     messages before ``id``, oldest first, and whether there are more."""
     member = chat.member(sid)
     request = reading.OLDER.validate(*payload)
+    refuse_if_limited(chat.history_limit, member.user_id, TOO_MANY_REQUESTS)
     page, more = reading.older(
         member.room_id, member.room_slug, request["before"], request["limit"]
     )

@@ -14,6 +14,7 @@ import socketio
 from socketio import packet
 
 from d09.runtime.deadlines import Deadlines
+from d09.runtime.send_bound import bound, bound_sockets
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class ChatServer(socketio.Server):
     - ``session_settled(environ)`` hears once of each new session that has
       connected to a namespace, gone, or been refused: what a join slot
       (d09.runtime.capacity.JoinSlots) waits for.
+    - ``max_queued_bytes``: a connection that has that many bytes waiting to
+      be written when more comes (a client that does not read) is closed
+      (d09/runtime/send_bound.py); python-engineio's queue has no bound.
     """
 
     def __init__(
@@ -70,9 +74,11 @@ class ChatServer(socketio.Server):
         admit_transport=None,
         transport_closed=None,
         session_settled=None,
+        max_queued_bytes=0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        bound_sockets(self.eio, max_queued_bytes)
         self.session_settled = session_settled
         self.frame_budget = frame_budget
         self.admit_transport = admit_transport
@@ -109,6 +115,8 @@ class ChatServer(socketio.Server):
         if self.admit_transport is not None and not self.admit_transport(environ):
             self._settle(environ)
             return False
+        if eio_sid in self.eio.sockets:  # absent only in unit tests without sockets
+            bound(self.eio.sockets[eio_sid])
         result = super()._handle_eio_connect(eio_sid, environ)
         if self.connect_deadlines is not None:
             self.connect_deadlines.add(eio_sid)

@@ -129,3 +129,24 @@ def test_a_connect_that_meets_a_failing_store_is_refused_for_now_not_for_good(fa
             eventlet.spawn(namespace.trigger_event, "connect", "sid", {}, None).wait()
     message, data = refused.value.error_args["message"], refused.value.error_args["data"]
     assert message == events.UNAVAILABLE and data == {"retry_after": events.RETRY_SOON}
+
+
+def test_older_and_users_share_one_budget_per_user_over_their_connections(clock):
+    """One user may hold 30 connections: the budget for costly answers is the user's."""
+    from types import SimpleNamespace
+
+    from chat.limits import RateLimiter
+
+    chat = events.Chat(history_limit=RateLimiter(burst=2, rate=1, clock=clock))
+    chat.member = lambda sid: SimpleNamespace(user_id=7, room_slug="general", room_id=1)
+    chat.rooms = SimpleNamespace(presence=SimpleNamespace(snapshot=lambda slug: (["bob"], 3)))
+    assert events.users(chat, "sid-1", {})["ok"]
+    assert events.users(chat, "sid-2", {})["ok"]
+    with pytest.raises(Refused) as refusal:
+        events.older(chat, "sid-3", {"before": 10, "limit": 100})
+    assert refusal.value.retry_after == 1
+    assert str(refusal.value) == (
+        "Too many requests for older messages or the user list: wait 1 second."
+    )
+    clock.advance(1)
+    assert events.users(chat, "sid-3", {})["ok"]

@@ -5,11 +5,13 @@ guard without a word."""
 
 import inspect
 
+import engineio.socket
 import eventlet
 import pytest
 import socketio
 
 from chat.backends.memory import LocalRoomLocks
+from d09.runtime import send_bound
 from d09.runtime.server import OVERRIDDEN, ChatServer
 from tests.support.server import wait_until
 
@@ -31,6 +33,24 @@ def test_each_override_matches_the_library_method(name):
     ours = inspect.signature(getattr(ChatServer, name))
     assert tuple(library.parameters) == OVERRIDDEN[name]
     assert tuple(ours.parameters) == OVERRIDDEN[name]
+
+
+@pytest.mark.parametrize("name", sorted(send_bound.OVERRIDDEN))
+def test_each_engineio_socket_override_matches_the_library_method(name):
+    library = inspect.signature(getattr(engineio.socket.Socket, name))
+    ours = inspect.signature(getattr(send_bound.BoundedSocket, name))
+    assert tuple(library.parameters) == send_bound.OVERRIDDEN[name]
+    assert tuple(ours.parameters) == send_bound.OVERRIDDEN[name]
+
+
+def test_engineio_still_sends_through_the_socket_and_writes_what_poll_gives():
+    """The byte count rests on these: every packet goes through Socket.send,
+    and the WebSocket writer asks poll() for a batch once the last is written."""
+    send_packet = inspect.getsource(engineio.Server.send_packet)
+    assert "socket.send(pkt)" in send_packet
+    handler = inspect.getsource(engineio.socket.Socket._websocket_handler)
+    assert "packets = self.poll()" in handler
+    assert "for pkt in packets:" in handler
 
 
 def test_engineio_events_still_reach_the_overrides(server):
