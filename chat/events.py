@@ -26,6 +26,7 @@ from chat.limits import (
     address_limiter,
     connection_limiter,
     history_limiter,
+    history_worker_limiter,
     message_limiter,
     typing_limiter,
     wait_text,
@@ -46,6 +47,8 @@ BUSY = "The chat is busy, please try again."
 TOO_MANY_CONNECTIONS = "Too many connection attempts: try again in {wait}."
 TOO_FAST = "You are sending messages too fast: wait {wait}."
 TOO_MANY_REQUESTS = "Too many requests for older messages or the user list: wait {wait}."
+WORKER_BUSY = "The server is busy: ask again in {wait}."
+WORKER = "worker"  # the one key of the worker-wide budget
 RETRY_SOON = 2  # seconds: database or Redis trouble usually passes
 PENDING_ADDRESS = "d09.pending_address"  # environ key: a session not logged in yet
 EMPTY = Schema(not_an_object="Send an empty object: {}.")
@@ -62,6 +65,7 @@ class Chat:
     typing_limit: RateLimiter = field(default_factory=typing_limiter)
     # Per user, not per connection: one user may hold 30 connections.
     history_limit: RateLimiter = field(default_factory=history_limiter)
+    history_worker_limit: RateLimiter = field(default_factory=history_worker_limiter)
     connect_limit: RateLimiter = field(default_factory=connection_limiter)
     address_limit: RateLimiter = field(default_factory=address_limiter)
     pending: Counter = field(default_factory=Counter)  # address -> sessions not logged in yet
@@ -140,6 +144,16 @@ def refuse_if_limited(limiter, key, refusal):
     wait = limiter.take(key)
     if wait:
         raise Refused(refusal.format(wait=wait_text(wait)), retry_after=math.ceil(wait))
+
+
+def spend_history_budget(chat, member):
+    """A request whose answer costs the server (``older``, ``users``): within
+    the user's budget over all their connections, and the worker's over all
+    its users; refused otherwise, before anything is looked up or queued."""
+    if chat.history_worker_limit.exhausted(WORKER):
+        refuse_if_limited(chat.history_worker_limit, WORKER, WORKER_BUSY)
+    refuse_if_limited(chat.history_limit, member.user_id, TOO_MANY_REQUESTS)
+    chat.history_worker_limit.take(WORKER)
 
 
 @handles("connect", database_error=UNAVAILABLE)
@@ -237,7 +251,7 @@ def users(chat, sid, *payload):
     change (a ``joined``/``left`` version more than one above its own)."""
     member = chat.member(sid)
     EMPTY.validate(*payload)
-    refuse_if_limited(chat.history_limit, member.user_id, TOO_MANY_REQUESTS)
+    spend_history_budget(chat, member)
     names, version = chat.rooms.presence.snapshot(member.room_slug)
     return {"ok": True, "users": names, "version": version}
 
@@ -248,7 +262,7 @@ def older(chat, sid, *payload):
     messages before ``id``, oldest first, and whether there are more."""
     member = chat.member(sid)
     request = reading.OLDER.validate(*payload)
-    refuse_if_limited(chat.history_limit, member.user_id, TOO_MANY_REQUESTS)
+    spend_history_budget(chat, member)
     page, more = reading.older(
         member.room_id, member.room_slug, request["before"], request["limit"]
     )

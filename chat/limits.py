@@ -101,6 +101,13 @@ def history_limiter():
     )
 
 
+def history_worker_limiter():
+    """The same requests of every user of this worker together (one key):
+    HISTORY_WORKER_BURST at once, then HISTORY_WORKER_PER_SECOND, so that many
+    users at their own budget cannot stall the event loop for everyone."""
+    return RateLimiter(burst=settings.HISTORY_WORKER_BURST, rate=settings.HISTORY_WORKER_PER_SECOND)
+
+
 def frame_limiter():
     """Per connection: every frame it sends, FRAME_RATE_BURST at once, then
     FRAME_RATE_PER_SECOND (far above what a page sends)."""

@@ -265,6 +265,11 @@ TYPING_RATE_BURST = env_int("TYPING_RATE_BURST", 5)
 # list with ``users``), per user over all their connections.
 HISTORY_RATE_BURST = env_int("HISTORY_RATE_BURST", 20)
 HISTORY_RATE_PER_MINUTE = env_int("HISTORY_RATE_PER_MINUTE", 60)
+# The same requests of all users of one worker together (a page of scroll-back
+# costs the event loop about 5 ms): a hundred users at their own budget would
+# still stall everyone's broadcasts.
+HISTORY_WORKER_BURST = env_int("HISTORY_WORKER_BURST", 10)
+HISTORY_WORKER_PER_SECOND = env_int("HISTORY_WORKER_PER_SECOND", 50)
 # Minutes during which the author may edit a message.
 MESSAGE_EDIT_MINUTES = env_int("MESSAGE_EDIT_MINUTES", 15)
 # Every frame a connection sends (valid or not, known event or not) spends one

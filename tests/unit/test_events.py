@@ -2,6 +2,8 @@
 green-thread stack, a borrowed database connection, known failures turned into
 ack errors or refusals), reached through python-socketio's own dispatch."""
 
+from types import SimpleNamespace
+
 import eventlet
 import pytest
 import socketio
@@ -10,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat import events
 from chat.backends.base import RoomBusy
+from chat.limits import RateLimiter
 from chat.payloads import Refused
 from d09.runtime.server import ChatServer
 
@@ -131,15 +134,21 @@ def test_a_connect_that_meets_a_failing_store_is_refused_for_now_not_for_good(fa
     assert message == events.UNAVAILABLE and data == {"retry_after": events.RETRY_SOON}
 
 
+def chat_with_budgets(clock, user, worker, member=lambda sid: 7):
+    """A Chat whose ``users`` answers come from no room, with these budgets
+    (burst, per second) and ``member(sid)`` the user id of a connection."""
+    chat = events.Chat(
+        history_limit=RateLimiter(burst=user[0], rate=user[1], clock=clock),
+        history_worker_limit=RateLimiter(burst=worker[0], rate=worker[1], clock=clock),
+    )
+    chat.member = lambda sid: SimpleNamespace(user_id=member(sid), room_slug="r", room_id=1)
+    chat.rooms = SimpleNamespace(presence=SimpleNamespace(snapshot=lambda slug: (["bob"], 3)))
+    return chat
+
+
 def test_older_and_users_share_one_budget_per_user_over_their_connections(clock):
     """One user may hold 30 connections: the budget for costly answers is the user's."""
-    from types import SimpleNamespace
-
-    from chat.limits import RateLimiter
-
-    chat = events.Chat(history_limit=RateLimiter(burst=2, rate=1, clock=clock))
-    chat.member = lambda sid: SimpleNamespace(user_id=7, room_slug="general", room_id=1)
-    chat.rooms = SimpleNamespace(presence=SimpleNamespace(snapshot=lambda slug: (["bob"], 3)))
+    chat = chat_with_budgets(clock, user=(2, 1), worker=(100, 100))
     assert events.users(chat, "sid-1", {})["ok"]
     assert events.users(chat, "sid-2", {})["ok"]
     with pytest.raises(Refused) as refusal:
@@ -150,3 +159,15 @@ def test_older_and_users_share_one_budget_per_user_over_their_connections(clock)
     )
     clock.advance(1)
     assert events.users(chat, "sid-3", {})["ok"]
+
+
+def test_many_users_together_stay_within_the_worker_s_budget(clock):
+    chat = chat_with_budgets(clock, user=(5, 1), worker=(3, 10), member=lambda sid: sid)
+    for user in range(3):
+        assert events.users(chat, user, {})["ok"]
+    with pytest.raises(Refused) as refusal:
+        events.users(chat, 3, {})  # a user with budget left, on a busy worker
+    assert str(refusal.value) == "The server is busy: ask again in 1 second."
+    assert refusal.value.retry_after == 1
+    clock.advance(0.1)
+    assert events.users(chat, 3, {})["ok"]
