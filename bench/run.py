@@ -1242,20 +1242,9 @@ def detail(r):
         )
     if p.get("flood"):
         f = p["flood"]
-        cut = f["ms_first_frame_to_cut"]
-        text += (
-            f"; flooder: {f['frames_sent']} frames ({f['frames_per_s']}/s), "
-            f"{f['connections']} connections, {f['cut']} cut after "
-            f"{f['frames_before_cut']['p50']} frames / {cut['p50']} ms (p50), "
-            f"ended by {f['ended_by']}, refused attempts {f['refused_attempts']}"
-        )
+        text += f"; flooder: {f['frames_sent']} frames ({f['frames_per_s']}/s), {cut_note(f)}"
     if p.get("non_readers"):
-        n = p["non_readers"]
-        cut = n["ms_first_frame_to_cut"]
-        text += (
-            f"; {n['count']} non-readers: {n['connections']} connections, {n['cut']} cut "
-            f"after {cut['p50']} ms (p50) / {cut['max']} ms (max), ended by {n['ended_by']}"
-        )
+        text += f"; {p['non_readers']['count']} non-readers: {cut_note(p['non_readers'])}"
     if "server_rss_peak_kb" in p:
         text += f"; **worker RSS peak {p['server_rss_peak_kb'] // 1024} MB**"
         base = r["phases"][0].get("server_rss_peak_kb")
@@ -1269,6 +1258,17 @@ def detail(r):
     if counts.get("WORKER TIMEOUT"):
         text += f"; **worker killed by gunicorn: WORKER TIMEOUT x{counts['WORKER TIMEOUT']}**"
     return text
+
+
+def cut_note(report):
+    """How a misbehaving client's connections ended (loadgen.js misbehavingReport)."""
+    cut = report["ms_first_frame_to_cut"]
+    return (
+        f"{report['connections']} connections, {report['cut']} cut after "
+        f"{report['frames_before_cut']['p50']} frames / {cut['p50']} ms (p50; max "
+        f"{cut['max']} ms), ended by {report['ended_by']}, "
+        f"refused attempts {report['refused_attempts']}"
+    )
 
 
 def two_worker_note(r, ours):
