@@ -138,13 +138,13 @@ SCENARIOS = {
         },
     ),
     # Issue 21, item 1: 1,000 members of one room at 10 msg/s, alone, then while 100
-    # more users never read what the server sends (they also get the room's
+    # more users (for 60 s) never read what the server sends (they also get the room's
     # broadcasts), answer its pings blindly and ask for a page of scroll-back
     # (100 of the 2,000-character lines seeded in the room: about 210 KB) 45
     # times a second each, coming back 1 s after each cut. The bound on what a
     # connection may have queued and the per-user budget at their defaults.
     "non-readers": dict(
-        room_under_load("100 non-readers", members=1000, nonReaders=True),
+        room_under_load("100 non-readers", loaded_s=60, members=1000, nonReaders=True),
         non_readers=dict(count=100, rate=45, reconnect=True, reconnectDelayMs=1000),
         seed_lines=dict(count=100, length=2000),
         watch_rss=True,
