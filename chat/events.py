@@ -138,21 +138,29 @@ def handles(
     return register
 
 
-def refuse_if_limited(limiter, key, refusal):
+def refuse_if_limited(limiter, key, refusal, hold_reader=False):
     """Spend one of ``key``'s tokens, or refuse with ``refusal`` naming the wait
-    (a refusal that passes by itself: clients may retry after the wait)."""
+    (a refusal that passes by itself: clients may retry after the wait).
+    ``hold_reader``: the connection is not read again until the wait is over."""
     wait = limiter.take(key)
     if wait:
-        raise Refused(refusal.format(wait=wait_text(wait)), retry_after=math.ceil(wait))
+        refused = Refused(refusal.format(wait=wait_text(wait)), retry_after=math.ceil(wait))
+        refused.hold_reader = hold_reader
+        raise refused
 
 
 def spend_history_budget(chat, member):
     """A request whose answer costs the server (``older``, ``users``): within
     the user's budget over all their connections, and the worker's over all
-    its users; refused otherwise, before anything is looked up or queued."""
+    its users; refused otherwise, before anything is looked up or queued.
+
+    A refused connection is not read again until its wait is over: a client
+    that asks again at once (45 times a second, inside the frame budget) would
+    otherwise cost the worker a refusal each time, and a hundred of them
+    stalled every room (bench/README.md, "Clients that do not read")."""
     if chat.history_worker_limit.exhausted(WORKER):
-        refuse_if_limited(chat.history_worker_limit, WORKER, WORKER_BUSY)
-    refuse_if_limited(chat.history_limit, member.user_id, TOO_MANY_REQUESTS)
+        refuse_if_limited(chat.history_worker_limit, WORKER, WORKER_BUSY, hold_reader=True)
+    refuse_if_limited(chat.history_limit, member.user_id, TOO_MANY_REQUESTS, hold_reader=True)
     chat.history_worker_limit.take(WORKER)
 
 
@@ -309,6 +317,8 @@ class ChatNamespace(socketio.Namespace):
                 return handler.function(self.chat, *args)
             except Refused as refusal:
                 logger.info("%s from %s refused: %s", event, args[0], refusal)
+                if getattr(refusal, "hold_reader", False):
+                    self._hold_reader(args[0], refusal.retry_after)
                 return self._failed(event, str(refusal), refusal.retry_after, refusal.details)
             except DatabaseError:
                 logger.exception("database error in %s from %s", event, args[0])
@@ -317,6 +327,11 @@ class ChatNamespace(socketio.Namespace):
                 logger.exception("Redis or a room lock failed in %s from %s", event, args[0])
                 unavailable = UNAVAILABLE if event == "connect" else BUSY
                 return self._failed(event, unavailable, RETRY_SOON)
+
+    def _hold_reader(self, sid, seconds):
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
+        if eio_sid is not None:
+            self.server.hold_reader(eio_sid, seconds)
 
     @staticmethod
     def _failed(event, error, retry_after=None, details=None):

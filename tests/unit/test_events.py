@@ -171,3 +171,20 @@ def test_many_users_together_stay_within_the_worker_s_budget(clock):
     assert refusal.value.retry_after == 1
     clock.advance(0.1)
     assert events.users(chat, 3, {})["ok"]
+
+
+def test_a_connection_refused_for_its_budget_is_not_read_until_its_wait_is_over(
+    server, monkeypatch, clock
+):
+    """Else a client asking again 45 times a second costs a refusal each time."""
+    held = []
+    monkeypatch.setattr(server, "hold_reader", lambda eio_sid, s: held.append((eio_sid, s)))
+    chat = server.namespace_handlers["/"].chat = chat_with_budgets(clock, (1, 1), (10, 10))
+    chat.member = lambda sid: SimpleNamespace(user_id=7, room_slug="r", room_id=1)
+    emit_from_reader(server, '21["users",{}]')
+    assert server.acks[-1][0]["ok"] and held == []
+    emit_from_reader(server, '22["users",{}]')
+    assert server.acks[-1][0]["retry_after"] == 1
+    assert held == [("eio-1", 1)]
+    emit_from_reader(server, '23["no such event",{}]')  # other refusals hold nothing
+    assert held == [("eio-1", 1)]

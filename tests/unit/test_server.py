@@ -142,3 +142,23 @@ def test_a_session_refused_by_admit_transport_is_settled_at_once():
     server.session_settled = lambda environ: settled.append(environ["name"])
     assert server._handle_eio_connect("refused", {"name": "refused"}) is False
     assert settled == ["refused"]
+
+
+def test_a_held_reader_reads_on_only_after_its_hold_and_others_meanwhile(server, monkeypatch):
+    order = []
+
+    def handle(eio_sid, namespace, id, data):
+        order.append((eio_sid, data[1]))
+        if data[1] == "hold":
+            server.hold_reader(eio_sid, 0.3)
+
+    monkeypatch.setattr(server, "_handle_event", handle)
+    for eio_sid in ("slow", "other"):
+        connected_sid(server, eio_sid)
+    slow = eventlet.spawn(server._handle_eio_message, "slow", '2["x","hold"]')
+    eventlet.sleep(0)  # the slow reader runs until it sleeps in its hold
+    server._handle_eio_message("other", '2["x","meanwhile"]')
+    assert order == [("slow", "hold"), ("other", "meanwhile")]
+    assert not slow.dead  # still held: its next frame is not read yet
+    slow.wait()
+    assert server._holds == {}
