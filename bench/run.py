@@ -183,7 +183,8 @@ SCENARIOS = {
 # The same with no bound and no budget: the code before issue 21 (python-engineio's
 # unbounded queue). A worker that grows past RSS_CAP_MB is killed (shared machine).
 SCENARIOS["non-readers-unbounded"] = dict(
-    SCENARIOS["non-readers"], env={"SIO_MAX_QUEUED_BYTES": "0", "HISTORY_RATE_BURST": "0"}
+    SCENARIOS["non-readers"],
+    env={"SIO_MAX_QUEUED_BYTES": "0", "HISTORY_RATE_BURST": "0", "HISTORY_WORKER_BURST": "0"},
 )
 SCENARIOS["join-storm-c100"] = dict(SCENARIOS["join-storm"], fill_concurrency=100)
 SCENARIOS["restart-storm-100x100"] = dict(
