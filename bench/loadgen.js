@@ -26,7 +26,9 @@
 //          run.py do) or let one more client flood invalid events on its own
 //          connection (`flood`: cfg.flood.rate frames a second; when the server
 //          cuts it, it reconnects after cfg.flood.reconnectDelayMs and goes on).
-//          The flooder and the logins are not members: the latency figures are
+//          Or let cfg.nonReaders.count clients that never read ask for pages of
+//          scroll-back (`nonReaders`, issue 21 item 1).
+//          The flooder, the non-readers and the logins are not members: the latency figures are
 //          everyone else's. (issue 11, item 4)
 //   storm  distinct users that behave like the page (chat/static/chat/socketio-shim.js
 //          and room.js): reconnect with its backoff, keep a user list, reconnect
@@ -542,11 +544,14 @@ const flood = {
   startedAt: 0,
 };
 
-function floodConnect() {
-  const f = cfg.flood;
-  flood.attempts++;
+// One connection of a misbehaving client (the flooder, a non-reader), user
+// f.session in rooms[f.roomIndex || 0]: `state` collects how each connection
+// ended; while state.active, one the server cut is opened again after
+// f.reconnectDelayMs by `reopen`. `onJoined(client)` runs once it is in the room.
+function misbehavingConnect(state, f, reopen, onJoined) {
+  state.attempts++;
   const rec = {
-    opened: performance.now() - flood.startedAt,
+    opened: performance.now() - state.startedAt,
     connected: null,
     firstFrame: null,
     frames: 0,
@@ -561,22 +566,22 @@ function floodConnect() {
     handshakeTimeout: 30000,
     localAddress: sourceAddress(f.session, 3),
   });
-  const client = { ws, rec, connected: false, closed: false };
-  flood.client = client;
+  const client = { ws, rec, connected: false, closed: false, timers: [] };
   const finish = (how, code) => {
     if (client.closed) return;
     client.closed = true;
-    rec.closed = performance.now() - flood.startedAt;
+    client.timers.forEach(clearInterval);
+    rec.closed = performance.now() - state.startedAt;
     rec.how = rec.how || how;
     rec.code = code;
-    if (rec.connected !== null) flood.connections.push(rec);
-    else bump(flood.refusals, rec.how);
+    if (rec.connected !== null) state.connections.push(rec);
+    else bump(state.refusals, rec.how);
     try {
       ws.terminate();
     } catch (e) {
       /* ignore */
     }
-    if (flood.active && f.reconnect) setTimeout(() => flood.active && floodConnect(), f.reconnectDelayMs || 250);
+    if (state.active && f.reconnect) setTimeout(() => state.active && reopen(), f.reconnectDelayMs || 250);
   };
   ws.on('message', (buf) => {
     const t = buf[0];
@@ -590,13 +595,48 @@ function floodConnect() {
     const s = buf[1];
     if (s === 0x30) {
       client.connected = true;
-      rec.connected = performance.now() - flood.startedAt;
+      rec.connected = performance.now() - state.startedAt;
+      if (onJoined) onJoined(client);
     } else if (s === 0x33) rec.acks++;
     else if (s === 0x34) rec.how = `connect_error ${buf.toString().slice(2, 160)}`;
     else if (s === 0x31) rec.how = 'socket.io disconnect packet';
   });
   ws.on('close', (code) => finish(`close ${code}`, code));
   ws.on('error', (e) => finish(String(e.code || e.message).slice(0, 80), null));
+  return client;
+}
+
+// A connection still open when its phase ends: it was never cut.
+function endMisbehaving(state, client) {
+  if (!client || client.closed) return;
+  client.rec.how = 'still open at the end of the phase';
+  client.closed = true;
+  client.timers.forEach(clearInterval);
+  client.rec.closed = performance.now() - state.startedAt;
+  if (client.rec.connected !== null) state.connections.push(client.rec);
+  client.ws.terminate();
+}
+
+// How the misbehaving connections of `state` ended: cut by the server or not.
+function misbehavingReport(state) {
+  const conns = state.connections;
+  const cut = conns.filter((r) => r.how !== 'still open at the end of the phase');
+  const byHow = {};
+  for (const r of conns) bump(byHow, r.how);
+  return {
+    attempts: state.attempts,
+    connections: conns.length,
+    cut: cut.length,
+    ended_by: byHow,
+    refused_attempts: state.refusals,
+    frames_before_cut: summary(cut.map((r) => r.frames)),
+    ms_first_frame_to_cut: summary(cut.filter((r) => r.firstFrame !== null).map((r) => r.closed - r.firstFrame)),
+    acks_received: conns.reduce((n, r) => n + r.acks, 0),
+  };
+}
+
+function floodConnect() {
+  flood.client = misbehavingConnect(flood, cfg.flood, floodConnect);
 }
 
 async function runFlood(isActive) {
@@ -626,36 +666,17 @@ async function runFlood(isActive) {
     await sleep(5);
   }
   flood.active = false;
-  const c = flood.client;
-  if (c && !c.closed) {
-    // Still connected at the end: it was never cut.
-    c.rec.how = 'still open at the end of the flood';
-    c.closed = true;
-    c.rec.closed = performance.now() - flood.startedAt;
-    if (c.rec.connected !== null) flood.connections.push(c.rec);
-    c.ws.terminate();
-  }
+  endMisbehaving(flood, flood.client);
 }
 
 function floodReport(seconds) {
-  const conns = flood.connections;
-  const cut = conns.filter((r) => r.how !== 'still open at the end of the flood');
-  const byHow = {};
-  for (const r of conns) bump(byHow, r.how);
   return {
     rate_asked: cfg.flood.rate,
     frames_sent: flood.framesSent,
     frames_per_s: Math.round(flood.framesSent / seconds),
     frames_skipped_full_buffer: flood.framesSkipped,
-    attempts: flood.attempts,
-    connections: conns.length,
-    cut: cut.length,
-    ended_by: byHow,
-    refused_attempts: flood.refusals,
-    frames_before_cut: summary(cut.map((r) => r.frames)),
-    ms_first_frame_to_cut: summary(cut.filter((r) => r.firstFrame !== null).map((r) => r.closed - r.firstFrame)),
-    acks_received: conns.reduce((n, r) => n + r.acks, 0),
-    first_connections: conns.slice(0, 5).map((r) => ({
+    ...misbehavingReport(flood),
+    first_connections: flood.connections.slice(0, 5).map((r) => ({
       connected_ms: round2(r.connected),
       first_frame_ms: round2(r.firstFrame),
       closed_ms: round2(r.closed),
@@ -664,6 +685,43 @@ function floodReport(seconds) {
       how: r.how,
     })),
   };
+}
+
+// ---------------------------------------------------------------- non-readers
+// Clients that never read what the server sends (issue 21, item 1): each joins
+// the first room, stops reading its socket (Node stops taking bytes from the
+// kernel), answers the server's pings blindly every 5 s so it stays alive, and
+// asks for a page of scroll-back (`older`, cfg.nonReaders.before, limit 100)
+// cfg.nonReaders.rate times a second. When the server cuts one, it comes back
+// after reconnectDelayMs, as the page does. They are not members: the latency
+// figures are everyone else's.
+const nonReaders = { active: false, attempts: 0, connections: [], refusals: {}, startedAt: 0, clients: [] };
+
+function nonReaderConnect(i) {
+  const f = { ...cfg.nonReaders, session: cfg.nonReaders.sessionFirst + i };
+  const older = JSON.stringify(['older', { before: f.before, limit: 100 }]);
+  let ack = 0;
+  nonReaders.clients[i] = misbehavingConnect(nonReaders, f, () => nonReaderConnect(i), (client) => {
+    client.ws._socket.pause(); // read nothing more from here on
+    const send = (frame) => client.ws.readyState === WebSocket.OPEN && client.ws.send(frame);
+    client.timers.push(setInterval(() => send('3'), 5000));
+    client.timers.push(
+      setInterval(() => {
+        if (client.rec.firstFrame === null) client.rec.firstFrame = performance.now() - nonReaders.startedAt;
+        client.rec.frames++;
+        send(`42${ack++}${older}`);
+      }, 1000 / f.rate),
+    );
+  });
+}
+
+async function runNonReaders(isActive) {
+  nonReaders.active = true;
+  nonReaders.startedAt = performance.now();
+  for (let i = 0; i < cfg.nonReaders.count; i++) nonReaderConnect(i);
+  while (isActive()) await sleep(20);
+  nonReaders.active = false;
+  nonReaders.clients.forEach((client) => endMisbehaving(nonReaders, client));
 }
 
 // ---------------------------------------------------------------- phases
@@ -682,6 +740,7 @@ async function runPhase(p, index) {
   const loginStats = { started: 0, ok: 0, failed: 0, pending: 0, lat: [], errors: {}, done: [], t0 };
   const logins = p.logins ? runLogins(p.logins, p.seconds, loginStats, isActive) : null;
   const flooding = p.flood ? runFlood(isActive) : null;
+  const notReading = p.nonReaders ? runNonReaders(isActive) : null;
   let sent = 0;
   // Open loop: every tick send what the schedule says is due, whatever the server does.
   while (sent < n) {
@@ -697,9 +756,10 @@ async function runPhase(p, index) {
   const sendSeconds = (st.lastSend - t0) / 1000;
   // Logins and the flood run for the phase's whole length (the last message is due
   // one interval before its end).
-  if (p.logins || p.flood) await sleep(Math.max(0, t0 + p.seconds * 1000 - performance.now()));
+  if (p.logins || p.flood || p.nonReaders) await sleep(Math.max(0, t0 + p.seconds * 1000 - performance.now()));
   sending = false;
   if (flooding) await flooding;
+  if (notReading) await notReading;
   // Drain: wait until every open member got every message, or the drain time ran out.
   const openMembers = clients.filter((c) => c.state === 'open').length;
   const expected = n * openMembers;
@@ -769,6 +829,7 @@ async function runPhase(p, index) {
     };
   }
   if (flooding) result.flood = floodReport(p.seconds);
+  if (notReading) result.non_readers = { count: cfg.nonReaders.count, ...misbehavingReport(nonReaders) };
   return result;
 }
 

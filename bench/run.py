@@ -63,6 +63,9 @@ def room_under_load(label, alone_s=10, loaded_s=20, members=100, **load):
     )
 
 
+# A worker whose RSS passes this is killed by the bench (watch_rss scenarios):
+# the machine is shared, and the unbounded queue grows by gigabytes.
+RSS_CAP_MB = 3000
 TWO_WORKER_SCENARIOS = {"rooms", "saturation", "saturation-rooms"}
 OURS = ("ours", "ours-compress", TWO_WORKERS)  # gunicorn -k eventlet sio_server:app
 SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
@@ -134,6 +137,18 @@ SCENARIOS = {
             "CONNECT_RATE_PER_MINUTE": None,
         },
     ),
+    # Issue 21, item 1: 1,000 members of one room at 10 msg/s, alone, then while 100
+    # more users (for 60 s) never read what the server sends (they also get the room's
+    # broadcasts), answer its pings blindly and ask for a page of scroll-back
+    # (100 of the 2,000-character lines seeded in the room: about 210 KB) 45
+    # times a second each, coming back 1 s after each cut. The bound on what a
+    # connection may have queued and the per-user budget at their defaults.
+    "non-readers": dict(
+        room_under_load("100 non-readers", loaded_s=60, members=1000, nonReaders=True),
+        non_readers=dict(count=100, rate=45, reconnect=True, reconnectDelayMs=1000),
+        seed_lines=dict(count=100, length=2000),
+        watch_rss=True,
+    ),
     # Issue 16: 2,000 distinct users (one source address each) open their sockets
     # at once into one room and retry as the page does; every limit at its default.
     "join-storm": dict(
@@ -165,6 +180,12 @@ SCENARIOS = {
 # The issue's first observation: 10,000 users in 100 rooms x 100, no big room.
 # The join storm with at most 100 handshakes in flight (how the issue's 42
 # joins/s and the older idle-1room figures were taken).
+# The same with no bound and no budget: the code before issue 21 (python-engineio's
+# unbounded queue). A worker that grows past RSS_CAP_MB is killed (shared machine).
+SCENARIOS["non-readers-unbounded"] = dict(
+    SCENARIOS["non-readers"],
+    env={"SIO_MAX_QUEUED_BYTES": "0", "HISTORY_RATE_BURST": "0", "HISTORY_WORKER_BURST": "0"},
+)
 SCENARIOS["join-storm-c100"] = dict(SCENARIOS["join-storm"], fill_concurrency=100)
 SCENARIOS["restart-storm-100x100"] = dict(
     SCENARIOS["restart-storm"],
@@ -188,6 +209,10 @@ QUICK = {
     "logins-2cores": room_under_load("4 logins/s", alone_s=3, loaded_s=5, members=30, logins=4),
     "logins-3-2cores": room_under_load("3 logins/s", alone_s=3, loaded_s=5, members=30, logins=3),
     "flood": room_under_load("flood 5000/s", alone_s=3, loaded_s=5, members=30, flood=True),
+    "non-readers": dict(
+        room_under_load("10 non-readers", alone_s=3, loaded_s=10, members=100, nonReaders=True),
+        non_readers=dict(count=10, rate=45, reconnect=True, reconnectDelayMs=1000),
+    ),
     "join-storm": dict(groups=[dict(rooms=["bench-100"], members=300)], fill_concurrency=300),
     "join-storm-c100": dict(groups=[dict(rooms=["bench-100"], members=300)]),
     "restart-storm-100x100": dict(
@@ -215,6 +240,8 @@ CHANNELS_SKIPS = {
     "logins-2cores",
     "logins-3-2cores",
     "flood",
+    "non-readers",
+    "non-readers-unbounded",
     *STORM_SCENARIOS,  # its protocol has no reconnect, no "after"
 }
 # daphne accepts ~15 connections/s here (10k would take 11 minutes): its idle
@@ -704,7 +731,75 @@ def run_storm_generator(config, server):
     return events, figures
 
 
-def run_generator(config, server, profile=None, redis=None):
+class RssPeak:
+    """Samples the server's RSS every ``every`` seconds in a thread: ``take()``
+    is the peak since the last take. Past ``cap_mb`` the workers are killed
+    (``capped``: when, in seconds from the start)."""
+
+    def __init__(self, server, cap_mb=RSS_CAP_MB, every=0.1):
+        self.server, self.cap_kb, self.every = server, cap_mb * 1024, every
+        self.peak_kb, self.capped = 0, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def _rss_kb(self):
+        with contextlib.suppress(OSError):  # a killed worker
+            return self.server.rss_kb()
+        return 0
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            rss = self._rss_kb()
+            self.peak_kb = max(self.peak_kb, rss)
+            if rss > self.cap_kb and self.capped is None:
+                self.capped = round(time.monotonic() - self.started, 1)
+                for pid in self.server.pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+
+    def take(self):
+        peak, self.peak_kb = self.peak_kb, self._rss_kb()
+        return peak
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def seed_lines(db_url, room, count, length):
+    """``count`` lines of ``length`` characters stored in ``room`` (by alice,
+    each with the room's next change number, as the chat stores them) before
+    the server starts; returns the id after the last one."""
+    script = f"""
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from chat.messages import next_seq
+from chat.models import Message, Room
+room = Room.objects.get(slug={room!r})
+author = get_user_model().objects.get(username="alice")
+with transaction.atomic():
+    for i in range({count}):
+        text = f"{{i:>5}} " + "x" * ({length} - 6)
+        last = Message.objects.create(room=room, author=author, text=text, seq=next_seq(room.id))
+print(last.id)
+"""
+    out = subprocess.run(
+        [str(SERVER_VENV_BIN / "python"), "manage.py", "shell", "-c", script],
+        cwd=SERVER_ROOT,
+        env=server_env(db_url),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return int(out.strip().splitlines()[-1]) + 1
+
+
+def run_generator(config, server, profile=None, redis=None, rss=None):
     """Run loadgen.js on GENERATOR_CORE; returns its parsed events and server figures
     (RSS and CPU summed over the server's workers; CPU as a fraction of one core)."""
     proc = start_loadgen(config)
@@ -712,6 +807,9 @@ def run_generator(config, server, profile=None, redis=None):
     for line in proc.stdout:
         event = json.loads(line)
         events.append(event)
+        if event["event"] == "phase" and rss is not None:
+            event["server_rss_peak_kb"] = rss.take()
+            event["server_killed_at_rss_cap_after_s"] = rss.capped
         if event["event"] == "connected":
             figures["rss_connected_kb"] = server.rss_kb()
             figures["t_connected"] = time.monotonic()
@@ -867,6 +965,7 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
         env["REDIS_URL"] = redis.url
     env.update(spec.get("env", {}))
     server = Server(peer, env, db_url, sessions, args.room_count, spec.get("server_cores"))
+    seeded = seed_lines(db_url, "bench-0", **spec["seed_lines"]) if spec.get("seed_lines") else None
     server.start()
     if spec.get("mode") == "storm":
         return run_storm_server(peer, name, spec, sessions, server)
@@ -893,6 +992,11 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
             # The flooder is one more user of the first room, not a member counted
             # in the figures.
             config["flood"] = {**spec["flood"], "session": spec["rooms"] * spec["members"]}
+        if spec.get("non_readers"):
+            # Users after the members and the flooder's.
+            first = spec["rooms"] * spec["members"] + 1
+            config["nonReaders"] = {**spec["non_readers"], "sessionFirst": first}
+            config["nonReaders"]["before"] = seeded or 999999999
         if any(p.get("logins") for p in spec.get("phases", [])):
             config["logins"] = {"users": LOGIN_USERS, "password": LOGIN_PASSWORD}
         profile = None
@@ -900,7 +1004,12 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
             (RESULTS / "profiles").mkdir(parents=True, exist_ok=True)
             profile = str(RESULTS / "profiles" / f"{peer}-{name}.speedscope.json")
         started = time.monotonic()
-        events, figures = run_generator(config, server, profile, redis)
+        rss = RssPeak(server).start() if spec.get("watch_rss") else None
+        try:
+            events, figures = run_generator(config, server, profile, redis, rss)
+        finally:
+            if rss:
+                rss.stop()
         seconds = round(time.monotonic() - started, 1)
         redis_info = redis.info() if redis else None
     finally:
@@ -1134,13 +1243,15 @@ def detail(r):
         )
     if p.get("flood"):
         f = p["flood"]
-        cut = f["ms_first_frame_to_cut"]
-        text += (
-            f"; flooder: {f['frames_sent']} frames ({f['frames_per_s']}/s), "
-            f"{f['connections']} connections, {f['cut']} cut after "
-            f"{f['frames_before_cut']['p50']} frames / {cut['p50']} ms (p50), "
-            f"ended by {f['ended_by']}, refused attempts {f['refused_attempts']}"
-        )
+        text += f"; flooder: {f['frames_sent']} frames ({f['frames_per_s']}/s), {cut_note(f)}"
+    if p.get("non_readers"):
+        text += f"; {p['non_readers']['count']} non-readers: {cut_note(p['non_readers'])}"
+    if "server_rss_peak_kb" in p:
+        text += f"; **worker RSS peak {p['server_rss_peak_kb'] // 1024} MB**"
+        base = r["phases"][0].get("server_rss_peak_kb")
+        text += f" ({base // 1024} MB alone)" if base else ""
+        if p.get("server_killed_at_rss_cap_after_s") is not None:
+            text += f", killed at the {RSS_CAP_MB} MB cap"
     closed = sum(v for k, v in r.get("done", {}).get("failures", {}).items() if "later" in k)
     if closed:
         text += f"; **{closed} members lost their connection**"
@@ -1148,6 +1259,17 @@ def detail(r):
     if counts.get("WORKER TIMEOUT"):
         text += f"; **worker killed by gunicorn: WORKER TIMEOUT x{counts['WORKER TIMEOUT']}**"
     return text
+
+
+def cut_note(report):
+    """How a misbehaving client's connections ended (loadgen.js misbehavingReport)."""
+    cut = report["ms_first_frame_to_cut"]
+    return (
+        f"{report['connections']} connections, {report['cut']} cut after "
+        f"{report['frames_before_cut']['p50']} frames / {cut['p50']} ms (p50; max "
+        f"{cut['max']} ms), ended by {report['ended_by']}, "
+        f"refused attempts {report['refused_attempts']}"
+    )
 
 
 def two_worker_note(r, ours):

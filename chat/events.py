@@ -25,6 +25,8 @@ from chat.limits import (
     RateLimiter,
     address_limiter,
     connection_limiter,
+    history_limiter,
+    history_worker_limiter,
     message_limiter,
     typing_limiter,
     wait_text,
@@ -44,6 +46,9 @@ UNAVAILABLE = "The chat is unavailable right now: trying again in a moment."
 BUSY = "The chat is busy, please try again."
 TOO_MANY_CONNECTIONS = "Too many connection attempts: try again in {wait}."
 TOO_FAST = "You are sending messages too fast: wait {wait}."
+TOO_MANY_REQUESTS = "Too many requests for older messages or the user list: wait {wait}."
+WORKER_BUSY = "The server is busy: ask again in {wait}."
+WORKER = "worker"  # the one key of the worker-wide budget
 RETRY_SOON = 2  # seconds: database or Redis trouble usually passes
 PENDING_ADDRESS = "d09.pending_address"  # environ key: a session not logged in yet
 EMPTY = Schema(not_an_object="Send an empty object: {}.")
@@ -58,6 +63,9 @@ class Chat:
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     message_limit: RateLimiter = field(default_factory=message_limiter)
     typing_limit: RateLimiter = field(default_factory=typing_limiter)
+    # Per user, not per connection: one user may hold 30 connections.
+    history_limit: RateLimiter = field(default_factory=history_limiter)
+    history_worker_limit: RateLimiter = field(default_factory=history_worker_limiter)
     connect_limit: RateLimiter = field(default_factory=connection_limiter)
     address_limit: RateLimiter = field(default_factory=address_limiter)
     pending: Counter = field(default_factory=Counter)  # address -> sessions not logged in yet
@@ -137,12 +145,30 @@ def handles(
     return register
 
 
-def refuse_if_limited(limiter, key, refusal):
+def refuse_if_limited(limiter, key, refusal, hold_reader=False):
     """Spend one of ``key``'s tokens, or refuse with ``refusal`` naming the wait
-    (a refusal that passes by itself: clients may retry after the wait)."""
+    (a refusal that passes by itself: clients may retry after the wait).
+    ``hold_reader``: the connection is not read again until the wait is over."""
     wait = limiter.take(key)
     if wait:
-        raise Refused(refusal.format(wait=wait_text(wait)), retry_after=math.ceil(wait))
+        refused = Refused(refusal.format(wait=wait_text(wait)), retry_after=math.ceil(wait))
+        refused.hold_reader = hold_reader
+        raise refused
+
+
+def spend_history_budget(chat, member):
+    """A request whose answer costs the server (``older``, ``users``): within
+    the user's budget over all their connections, and the worker's over all
+    its users; refused otherwise, before anything is looked up or queued.
+
+    A refused connection is not read again until its wait is over: a client
+    that asks again at once (45 times a second, inside the frame budget) would
+    otherwise cost the worker a refusal each time, and a hundred of them
+    stalled every room (bench/README.md, "Clients that do not read")."""
+    if chat.history_worker_limit.exhausted(WORKER):
+        refuse_if_limited(chat.history_worker_limit, WORKER, WORKER_BUSY, hold_reader=True)
+    refuse_if_limited(chat.history_limit, member.user_id, TOO_MANY_REQUESTS, hold_reader=True)
+    chat.history_worker_limit.take(WORKER)
 
 
 @handles("connect", database_error=UNAVAILABLE)
@@ -240,6 +266,7 @@ def users(chat, sid, *payload):
     change (a ``joined``/``left`` version more than one above its own)."""
     member = chat.member(sid)
     EMPTY.validate(*payload)
+    spend_history_budget(chat, member)
     names, version = chat.rooms.presence.snapshot(member.room_slug)
     return {"ok": True, "users": names, "version": version}
 
@@ -250,6 +277,7 @@ def older(chat, sid, *payload):
     messages before ``id``, oldest first, and whether there are more."""
     member = chat.member(sid)
     request = reading.OLDER.validate(*payload)
+    spend_history_budget(chat, member)
     page, more = reading.older(
         member.room_id, member.room_slug, request["before"], request["limit"]
     )
@@ -296,6 +324,8 @@ class ChatNamespace(socketio.Namespace):
                 return handler.function(self.chat, *args)
             except Refused as refusal:
                 logger.info("%s from %s refused: %s", event, args[0], refusal)
+                if getattr(refusal, "hold_reader", False):
+                    self._hold_reader(args[0], refusal.retry_after)
                 return self._failed(event, str(refusal), refusal.retry_after, refusal.details)
             except DatabaseError:
                 logger.exception("database error in %s from %s", event, args[0])
@@ -304,6 +334,11 @@ class ChatNamespace(socketio.Namespace):
                 logger.exception("Redis or a room lock failed in %s from %s", event, args[0])
                 unavailable = UNAVAILABLE if event == "connect" else BUSY
                 return self._failed(event, unavailable, RETRY_SOON)
+
+    def _hold_reader(self, sid, seconds):
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
+        if eio_sid is not None:
+            self.server.hold_reader(eio_sid, seconds)
 
     @staticmethod
     def _failed(event, error, retry_after=None, details=None):

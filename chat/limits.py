@@ -92,6 +92,22 @@ def typing_limiter():
     return RateLimiter(burst=settings.TYPING_RATE_BURST, rate=1)
 
 
+def history_limiter():
+    """Per user, over all their connections: requests whose answers cost the
+    server (a page of scroll-back, the user list), HISTORY_RATE_BURST at once,
+    then HISTORY_RATE_PER_MINUTE. A page asks a few when its reader scrolls up."""
+    return RateLimiter(
+        burst=settings.HISTORY_RATE_BURST, rate=settings.HISTORY_RATE_PER_MINUTE / 60
+    )
+
+
+def history_worker_limiter():
+    """The same requests of every user of this worker together (one key):
+    HISTORY_WORKER_BURST at once, then HISTORY_WORKER_PER_SECOND, so that many
+    users at their own budget cannot stall the event loop for everyone."""
+    return RateLimiter(burst=settings.HISTORY_WORKER_BURST, rate=settings.HISTORY_WORKER_PER_SECOND)
+
+
 def frame_limiter():
     """Per connection: every frame it sends, FRAME_RATE_BURST at once, then
     FRAME_RATE_PER_SECOND (far above what a page sends)."""

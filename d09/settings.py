@@ -234,6 +234,13 @@ SIO_TRANSPORTS = env_list(
     "SIO_TRANSPORTS", default="websocket" if REDIS_URL else "websocket,polling"
 )
 SIO_CONNECT_TIMEOUT = env_int("SIO_CONNECT_TIMEOUT", 10)
+# Bytes a connection may have waiting to be written (a client that does not
+# read); when more comes, it is closed and reconnects (d09/runtime/send_bound.py).
+# Well above the biggest answer (100 messages of scroll-back: about 0.2 MB, at
+# worst 2.4 MB of JSON-escaped emoji), so a page that reads is never closed;
+# one packet bigger than this still goes to a connection with less waiting.
+# 0: no bound (python-engineio's own, unbounded queue).
+SIO_MAX_QUEUED_BYTES = env_int("SIO_MAX_QUEUED_BYTES", 4 * 1024 * 1024)
 # At most this many new chat sessions on their way into a room at once (each
 # join costs the loop a few ms); the next ones wait, up to JOIN_WAIT seconds,
 # then get 503. 0: no such limit.
@@ -254,6 +261,15 @@ ADDRESS_RATE_PER_MINUTE = env_int("ADDRESS_RATE_PER_MINUTE", 120)
 # Engine.IO sessions of one address open at once before they log in to a room.
 PENDING_SESSIONS_PER_ADDRESS = env_int("PENDING_SESSIONS_PER_ADDRESS", 500)
 TYPING_RATE_BURST = env_int("TYPING_RATE_BURST", 5)
+# Requests whose answers cost the server (scroll-back with ``older``, the user
+# list with ``users``), per user over all their connections.
+HISTORY_RATE_BURST = env_int("HISTORY_RATE_BURST", 20)
+HISTORY_RATE_PER_MINUTE = env_int("HISTORY_RATE_PER_MINUTE", 60)
+# The same requests of all users of one worker together (a page of scroll-back
+# costs the event loop about 5 ms): a hundred users at their own budget would
+# still stall everyone's broadcasts.
+HISTORY_WORKER_BURST = env_int("HISTORY_WORKER_BURST", 10)
+HISTORY_WORKER_PER_SECOND = env_int("HISTORY_WORKER_PER_SECOND", 50)
 # Minutes during which the author may edit a message.
 MESSAGE_EDIT_MINUTES = env_int("MESSAGE_EDIT_MINUTES", 15)
 # Every frame a connection sends (valid or not, known event or not) spends one

@@ -32,6 +32,7 @@ def server_options(settings):
         "transports": settings.SIO_TRANSPORTS,
         "cors_allowed_origins": origin_allowed,
         "connect_timeout": settings.SIO_CONNECT_TIMEOUT,
+        "max_queued_bytes": settings.SIO_MAX_QUEUED_BYTES,
     }
 
 

@@ -14,6 +14,7 @@ import socketio
 from socketio import packet
 
 from d09.runtime.deadlines import Deadlines
+from d09.runtime.send_bound import bound, bound_sockets
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,13 @@ class ChatServer(socketio.Server):
     - ``session_settled(environ)`` hears once of each new session that has
       connected to a namespace, gone, or been refused: what a join slot
       (d09.runtime.capacity.JoinSlots) waits for.
+    - ``hold_reader(eio_sid, seconds)``: the connection's next frames are read
+      only that much later (after the event being handled is answered). A
+      client told to wait that asks again at once then costs nothing: its
+      frames wait in its own socket buffers, not in the worker's CPU.
+    - ``max_queued_bytes``: a connection that has that many bytes waiting to
+      be written when more comes (a client that does not read) is closed
+      (d09/runtime/send_bound.py); python-engineio's queue has no bound.
     """
 
     def __init__(
@@ -70,9 +78,11 @@ class ChatServer(socketio.Server):
         admit_transport=None,
         transport_closed=None,
         session_settled=None,
+        max_queued_bytes=0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        bound_sockets(self.eio, max_queued_bytes)
         self.session_settled = session_settled
         self.frame_budget = frame_budget
         self.admit_transport = admit_transport
@@ -80,6 +90,7 @@ class ChatServer(socketio.Server):
         self.connect_timeout = connect_timeout
         self.connect_deadlines = Deadlines(connect_timeout) if connect_timeout > 0 else None
         self._deadline_sweeper = None
+        self._holds = {}  # eio_sid -> seconds: set by a handler, taken once it is answered
 
     def _handle_event(self, eio_sid, namespace, id, data):
         event = data[0] if isinstance(data, list) and data else None
@@ -104,11 +115,24 @@ class ChatServer(socketio.Server):
         except (ValueError, TypeError, KeyError, IndexError) as error:
             logger.warning("malformed packet from %s (%.80s): closing it", eio_sid, error)
             self.eio.disconnect(eio_sid)
+        finally:
+            # Handlers run on the connection's reader (async_handlers=False):
+            # sleeping here is not reading that connection, and nothing else.
+            seconds = self._holds.pop(eio_sid, 0)
+            if seconds:
+                self.sleep(seconds)
+
+    def hold_reader(self, eio_sid, seconds):
+        """Read ``eio_sid``'s next frames ``seconds`` from when its current
+        event is answered."""
+        self._holds[eio_sid] = max(seconds, self._holds.get(eio_sid, 0))
 
     def _handle_eio_connect(self, eio_sid, environ):
         if self.admit_transport is not None and not self.admit_transport(environ):
             self._settle(environ)
             return False
+        if eio_sid in self.eio.sockets:  # absent only in unit tests without sockets
+            bound(self.eio.sockets[eio_sid])
         result = super()._handle_eio_connect(eio_sid, environ)
         if self.connect_deadlines is not None:
             self.connect_deadlines.add(eio_sid)

@@ -1,12 +1,22 @@
 """A raw Engine.IO v4 / Socket.IO v5 WebSocket, for frames no polite client sends."""
 
 import json
+import socket
 
 import websocket
 
 
 class RawSocket:
-    def __init__(self, base_url, cookie="", origin=None, timeout=10, headers=None, query=""):
+    def __init__(
+        self,
+        base_url,
+        cookie="",
+        origin=None,
+        timeout=10,
+        headers=None,
+        receive_buffer=None,
+        query="",
+    ):
         url = base_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         url += query
         self.ws = websocket.create_connection(
@@ -16,6 +26,11 @@ class RawSocket:
             timeout=timeout,
             suppress_origin=not origin,
             header=[f"{name}: {value}" for name, value in (headers or {}).items()],
+            # Set before connecting, so that the window the server sees is small:
+            # a client that stops reading then holds little in its kernel.
+            sockopt=(
+                [(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)] if receive_buffer else []
+            ),
         )
         opening = self.ws.recv()
         assert opening.startswith("0"), opening

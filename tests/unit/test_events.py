@@ -2,6 +2,8 @@
 green-thread stack, a borrowed database connection, known failures turned into
 ack errors or refusals), reached through python-socketio's own dispatch."""
 
+from types import SimpleNamespace
+
 import eventlet
 import pytest
 import socketio
@@ -10,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chat import events
 from chat.backends.base import RoomBusy
+from chat.limits import RateLimiter
 from chat.payloads import Refused
 from d09.runtime.server import ChatServer
 
@@ -129,3 +132,59 @@ def test_a_connect_that_meets_a_failing_store_is_refused_for_now_not_for_good(fa
             eventlet.spawn(namespace.trigger_event, "connect", "sid", {}, None).wait()
     message, data = refused.value.error_args["message"], refused.value.error_args["data"]
     assert message == events.UNAVAILABLE and data == {"retry_after": events.RETRY_SOON}
+
+
+def chat_with_budgets(clock, user, worker, member=lambda sid: 7):
+    """A Chat whose ``users`` answers come from no room, with these budgets
+    (burst, per second) and ``member(sid)`` the user id of a connection."""
+    chat = events.Chat(
+        history_limit=RateLimiter(burst=user[0], rate=user[1], clock=clock),
+        history_worker_limit=RateLimiter(burst=worker[0], rate=worker[1], clock=clock),
+    )
+    chat.member = lambda sid: SimpleNamespace(user_id=member(sid), room_slug="r", room_id=1)
+    chat.rooms = SimpleNamespace(presence=SimpleNamespace(snapshot=lambda slug: (["bob"], 3)))
+    return chat
+
+
+def test_older_and_users_share_one_budget_per_user_over_their_connections(clock):
+    """One user may hold 30 connections: the budget for costly answers is the user's."""
+    chat = chat_with_budgets(clock, user=(2, 1), worker=(100, 100))
+    assert events.users(chat, "sid-1", {})["ok"]
+    assert events.users(chat, "sid-2", {})["ok"]
+    with pytest.raises(Refused) as refusal:
+        events.older(chat, "sid-3", {"before": 10, "limit": 100})
+    assert refusal.value.retry_after == 1
+    assert str(refusal.value) == (
+        "Too many requests for older messages or the user list: wait 1 second."
+    )
+    clock.advance(1)
+    assert events.users(chat, "sid-3", {})["ok"]
+
+
+def test_many_users_together_stay_within_the_worker_s_budget(clock):
+    chat = chat_with_budgets(clock, user=(5, 1), worker=(3, 10), member=lambda sid: sid)
+    for user in range(3):
+        assert events.users(chat, user, {})["ok"]
+    with pytest.raises(Refused) as refusal:
+        events.users(chat, 3, {})  # a user with budget left, on a busy worker
+    assert str(refusal.value) == "The server is busy: ask again in 1 second."
+    assert refusal.value.retry_after == 1
+    clock.advance(0.1)
+    assert events.users(chat, 3, {})["ok"]
+
+
+def test_a_connection_refused_for_its_budget_is_not_read_until_its_wait_is_over(
+    server, monkeypatch, clock
+):
+    """Else a client asking again 45 times a second costs a refusal each time."""
+    held = []
+    monkeypatch.setattr(server, "hold_reader", lambda eio_sid, s: held.append((eio_sid, s)))
+    chat = server.namespace_handlers["/"].chat = chat_with_budgets(clock, (1, 1), (10, 10))
+    chat.member = lambda sid: SimpleNamespace(user_id=7, room_slug="r", room_id=1)
+    emit_from_reader(server, '21["users",{}]')
+    assert server.acks[-1][0]["ok"] and held == []
+    emit_from_reader(server, '22["users",{}]')
+    assert server.acks[-1][0]["retry_after"] == 1
+    assert held == [("eio-1", 1)]
+    emit_from_reader(server, '23["no such event",{}]')  # other refusals hold nothing
+    assert held == [("eio-1", 1)]

@@ -5,11 +5,13 @@ guard without a word."""
 
 import inspect
 
+import engineio.socket
 import eventlet
 import pytest
 import socketio
 
 from chat.backends.memory import LocalRoomLocks
+from d09.runtime import send_bound
 from d09.runtime.server import OVERRIDDEN, ChatServer
 from tests.support.server import wait_until
 
@@ -31,6 +33,24 @@ def test_each_override_matches_the_library_method(name):
     ours = inspect.signature(getattr(ChatServer, name))
     assert tuple(library.parameters) == OVERRIDDEN[name]
     assert tuple(ours.parameters) == OVERRIDDEN[name]
+
+
+@pytest.mark.parametrize("name", sorted(send_bound.OVERRIDDEN))
+def test_each_engineio_socket_override_matches_the_library_method(name):
+    library = inspect.signature(getattr(engineio.socket.Socket, name))
+    ours = inspect.signature(getattr(send_bound.BoundedSocket, name))
+    assert tuple(library.parameters) == send_bound.OVERRIDDEN[name]
+    assert tuple(ours.parameters) == send_bound.OVERRIDDEN[name]
+
+
+def test_engineio_still_sends_through_the_socket_and_writes_what_poll_gives():
+    """The byte count rests on these: every packet goes through Socket.send,
+    and the WebSocket writer asks poll() for a batch once the last is written."""
+    send_packet = inspect.getsource(engineio.Server.send_packet)
+    assert "socket.send(pkt)" in send_packet
+    handler = inspect.getsource(engineio.socket.Socket._websocket_handler)
+    assert "packets = self.poll()" in handler
+    assert "for pkt in packets:" in handler
 
 
 def test_engineio_events_still_reach_the_overrides(server):
@@ -122,3 +142,23 @@ def test_a_session_refused_by_admit_transport_is_settled_at_once():
     server.session_settled = lambda environ: settled.append(environ["name"])
     assert server._handle_eio_connect("refused", {"name": "refused"}) is False
     assert settled == ["refused"]
+
+
+def test_a_held_reader_reads_on_only_after_its_hold_and_others_meanwhile(server, monkeypatch):
+    order = []
+
+    def handle(eio_sid, namespace, id, data):
+        order.append((eio_sid, data[1]))
+        if data[1] == "hold":
+            server.hold_reader(eio_sid, 0.3)
+
+    monkeypatch.setattr(server, "_handle_event", handle)
+    for eio_sid in ("slow", "other"):
+        connected_sid(server, eio_sid)
+    slow = eventlet.spawn(server._handle_eio_message, "slow", '2["x","hold"]')
+    eventlet.sleep(0)  # the slow reader runs until it sleeps in its hold
+    server._handle_eio_message("other", '2["x","meanwhile"]')
+    assert order == [("slow", "hold"), ("other", "meanwhile")]
+    assert not slow.dead  # still held: its next frame is not read yet
+    slow.wait()
+    assert server._holds == {}
