@@ -226,8 +226,8 @@ def test_a_private_room_and_its_members(server, browsers):
     assert bob_page.execute_script("return window.chatReady") is False
 
 
-def test_notes_to_self(server, browsers, fresh_room):
-    (alice,) = new_users(server, "alice")
+def test_notes_to_self_and_the_newest_conversation_first(server, browsers, clients, fresh_room):
+    alice, bob = new_users(server, "alice", "bob")
     page = browsers.new()
     log_in(page, server.url, alice)
     page.get(f"{server.url}/chat/{fresh_room}/")
@@ -243,9 +243,22 @@ def test_notes_to_self(server, browsers, fresh_room):
     note = unique("remember the milk")
     say(page, note)
     assert f"{alice}: {note}" in lines(page)
-    slug = page.find_element("id", "chat").get_attribute("data-room")
+    notes = page.find_element("id", "chat").get_attribute("data-room")
 
+    # A conversation with bob, newer: first in her list.
+    page.get(f"{server.url}/chat/dm/{bob}/")
+    wait_ready(page, message="the conversation with bob")
+    say(page, unique("hi bob"))
+    with_bob = page.find_element("id", "chat").get_attribute("data-room")
     page.get(server.url + "/chat/")
+    wait_for(page, lambda d: d.find_elements("css selector", "#dms .room-online:not([hidden])"))
+    assert list_items(page, "dms") == [[with_bob, bob, None], [notes, alice, None]]
+
+    # A new note (from another device) puts her notes first again, live.
+    clients.open(login(server.url, alice, DEMO_PASSWORD), notes).send(unique("and eggs"))
     wait_for(
-        page, lambda d: list_items(d, "dms") == [[slug, alice, None]], message="her notes listed"
+        page,
+        lambda d: slugs(d, "dms") == [notes, with_bob],
+        message="the notes first",
     )
+    assert list_items(page, "dms") == [[notes, alice, None], [with_bob, bob, None]]
