@@ -148,7 +148,12 @@ class ChatServer(socketio.Server):
                     logger.exception("could not drop %s", eio_sid)
 
     def _drop_if_never_connected(self, eio_sid):
-        if eio_sid in self.environ and self.manager.sid_from_eio_sid(eio_sid, "/") is None:
+        # Any namespace counts: the room list's socket connects "/lobby" alone.
+        connected = any(
+            self.manager.sid_from_eio_sid(eio_sid, namespace) is not None
+            for namespace in self.namespace_handlers
+        )
+        if eio_sid in self.environ and not connected:
             logger.info(
                 "dropping %s: no namespace connect within %ss", eio_sid, self.connect_timeout
             )

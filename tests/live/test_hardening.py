@@ -6,6 +6,7 @@ stays healthy: the same user can still chat, and no ghost stays in the list.
 
 import json
 import sqlite3
+import time
 
 import pytest
 import websocket
@@ -76,6 +77,25 @@ def test_message_flood_gets_a_readable_error_then_recovers(servers):
 def test_client_that_never_connects_the_namespace_is_dropped(tight_server):
     raw = RawSocket(tight_server.url)
     assert closed_within(raw, timeout=6)
+
+
+def test_a_room_list_connection_is_not_dropped_as_never_connected(tight_server):
+    """The room list connects the namespace /lobby alone: that is a connect."""
+    alice = login(tight_server.url, "alice", DEMO_PASSWORD)
+    raw = RawSocket(tight_server.url, cookie=alice.cookie)
+    raw.send("40/lobby,{}")
+    # Open for 4 s (SIO_CONNECT_TIMEOUT is 1 s), pings answered; a close raises.
+    raw.ws.settimeout(0.5)
+    until = time.monotonic() + 4
+    while time.monotonic() < until:
+        try:
+            frame = raw.ws.recv()
+        except websocket.WebSocketTimeoutException:
+            continue
+        assert frame not in ("", None), "closed"
+        if frame == "2":
+            raw.ws.send("3")
+    raw.close()
 
 
 def test_client_that_stops_answering_pings_leaves_the_list(tight_server, on_tight):
