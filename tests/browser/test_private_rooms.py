@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 
+# axe-core, as the accessibility tests run it (axe_source: their fixture).
+from tests.browser.test_accessibility import axe_source, serious_violations  # noqa: F401
 from tests.support.browser import (
     lines,
     log_in,
@@ -134,7 +136,7 @@ def test_a_direct_conversation_opened_from_a_name(server, browsers, clients, fre
     assert slug not in her_list and first not in her_list
 
 
-def test_a_private_room_and_its_members(server, browsers):
+def test_a_private_room_and_its_members(server, browsers, axe_source):  # noqa: F811
     alice, bob, carol = new_users(server, "alice", "bob", "carol")
     carol_list = open_list(browsers.new(), server.url, carol)
     wait_for(
@@ -168,6 +170,8 @@ def test_a_private_room_and_its_members(server, browsers):
     wait_line(bob_page, f"{alice}: {hello}")
     say(bob_page, answer)
     wait_line(creator, f"{bob}: {answer}")
+    # Names as links, the members panel: nothing serious for axe-core.
+    assert serious_violations(creator, axe_source) == []
 
     # carol does not see it, and its page does not exist for her.
     assert slug not in slugs(carol_list)
@@ -226,7 +230,13 @@ def test_a_private_room_and_its_members(server, browsers):
     assert bob_page.execute_script("return window.chatReady") is False
 
 
-def test_notes_to_self_and_the_newest_conversation_first(server, browsers, clients, fresh_room):
+def test_notes_to_self_and_the_newest_conversation_first(
+    server,
+    browsers,
+    clients,
+    fresh_room,
+    axe_source,  # noqa: F811
+):
     alice, bob = new_users(server, "alice", "bob")
     page = browsers.new()
     log_in(page, server.url, alice)
@@ -262,3 +272,4 @@ def test_notes_to_self_and_the_newest_conversation_first(server, browsers, clien
         message="the notes first",
     )
     assert list_items(page, "dms") == [[notes, alice, None], [with_bob, bob, None]]
+    assert serious_violations(page, axe_source) == []
