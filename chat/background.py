@@ -95,8 +95,9 @@ def end_sessions(server, registry, ended):
         end_connections(server, registry, registry.sids_of_session(key), reason)
 
 
-def end_connections(server, registry, sids, reason):
-    """Tell each connection why, then end its Socket.IO session.
+def end_connections(server, registry, sids, reason, scope=None):
+    """Tell each connection why, then end its Socket.IO session (``scope``
+    "room": only this room is closed to the user, the session goes on).
 
     The client closes the WebSocket itself on the DISCONNECT packet (the page's
     shim and python-socketio's client do). The WebSocket is not closed from
@@ -111,9 +112,8 @@ def end_connections(server, registry, sids, reason):
         namespace = member.namespace if member is not None else "/"
         logger.info("closing %s: %s", sid, reason)
         # Straight to the local socket: through Redis it could arrive after the close.
-        server.emit(
-            "session_ended", {"reason": reason}, to=sid, namespace=namespace, ignore_queue=True
-        )
+        ended = {"reason": reason} if scope is None else {"reason": reason, "scope": scope}
+        server.emit("session_ended", ended, to=sid, namespace=namespace, ignore_queue=True)
         server.disconnect(sid, namespace=namespace)
 
 
@@ -167,7 +167,7 @@ def end_revoked(server, registry):
     private = registry.private_connections()
     gone = access.removed([(member.user_id, member.room_id) for _sid, member in private])
     revoked = [sid for sid, member in private if (member.user_id, member.room_id) in gone]
-    end_connections(server, registry, revoked, NO_LONGER_MEMBER)
+    end_connections(server, registry, revoked, NO_LONGER_MEMBER, scope="room")
 
 
 def watch_standing_forever(server, registry, interval):
@@ -220,7 +220,7 @@ def watch_memberships(server, chat):
     def announce_removed(instance):
         access.forget_membership(instance.user_id, instance.room_id)
         sids = chat.registry.sids_in_room(instance.user_id, instance.room_id)
-        end_connections(server, chat.registry, sids, NO_LONGER_MEMBER)
+        end_connections(server, chat.registry, sids, NO_LONGER_MEMBER, scope="room")
         room = Room.objects.filter(pk=instance.room_id).first()
         if room is None:
             return

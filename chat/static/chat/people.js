@@ -5,6 +5,7 @@
  *
  *   var people = d09Chat.people({ $list: $("#users"), $toggle: $("#users-toggle"),
  *                                 $panel: $("#users-panel"), $counts: $(".users-count"),
+ *                                 directUrl: function (name) { return "/chat/dm/" + name + "/"; },
  *                                 // staff only: the #moderation panel and what it sends
  *                                 me: "carol", staff: true, $moderation: $("#moderation"),
  *                                 moderate: function (event, payload, done) { ... } });
@@ -12,6 +13,10 @@
  *   people.change("joined", "carol", 1732700000001); // false: a change was missed
  *   people.show([]);
  *   people.names                                     // who is here, sorted
+ *
+ * Each name has a link to the direct conversation with that user (`directUrl`,
+ * a function of the name; "Message bob", the reader's own: "Your notes"); none
+ * in a direct conversation (`directUrl` null).
  *
  * Staff get a button next to each other user ("Moderate bob"; the item's text
  * stays the name) that opens #moderation under the list: mute them in this
@@ -95,6 +100,14 @@
     self.names = names || [];
     $.each(self.names, function (_, name) {
       var $item = $("<li></li>").text(name).appendTo($list);
+      if (self.directUrl) {
+        // Like the moderation button: no text of its own, the item reads as the name.
+        $("<a class='message-user'></a>")
+          .attr({ href: self.directUrl(name),
+                  "aria-label": name === self.me ? "Your notes" : "Message " + name,
+                  title: name === self.me ? "Your notes" : "Message " + name })
+          .appendTo($item);
+      }
       if (self.staff && self.$moderation && name !== self.me) {
         // No text of its own (aria-label, a glyph from the style sheet): the item reads as the name.
         $("<button type='button' class='btn btn-sm moderate-user'></button>")

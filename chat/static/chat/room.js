@@ -13,6 +13,7 @@
  *   composer.js    #message-input, #send-button, #message-error, typing news
  *   typing.js      #typing: who else is typing
  *   people.js      #users and its "3 online" toggle on phones; staff: muting
+ *   members.js     a private room's #members panel, kept current
  *   viewport.js    phones: the room fits above the on-screen keyboard
  *
  * The page's state is `state`, and how the page looks for each phase of the
@@ -26,6 +27,12 @@
  * the greatest change number (`seq`) it has seen, and applies the changes it
  * missed by id. window.chatReady is true once the socket is connected and the
  * history shown.
+ *
+ * Names (#users, message authors) link to the direct conversation with that
+ * user (data-direct-url; not from a direct conversation). A private room's
+ * member_added and member_removed are notices ("bob was added by alice"). A
+ * reader removed from the room is told so (`session_ended` with `scope`
+ * "room") and sent to the room list, not to log in again.
  */
 (function ($) {
   "use strict";
@@ -39,9 +46,11 @@
   var state = {
     room: String($chat.attr("data-room")),
     me: String($chat.attr("data-user")),
+    kind: String($chat.attr("data-kind") || "open"),  // open, private, direct
     phase: "connecting",   // connecting -> connected -> ready; reconnecting; ended
     reconnecting: null,    // what the status line says about the next attempt
     endedReason: null,     // why the server ended the session, when it said so
+    endedRoomOnly: false,  // ...and it was this room alone (removed from it): the session is fine
     historyShown: false,   // the join history is in; a later history is what was missed
     seq: null,             // the greatest change number seen (history and room events)
     staff: $chat.attr("data-staff") === "true",
@@ -52,10 +61,16 @@
     title: document.title
   };
 
+  /* The page of the direct conversation with `name` (none from a direct conversation). */
+  var directUrl = state.kind === "direct" ? null : function (name) {
+    return String($chat.attr("data-direct-url")).replace(/-\/$/, encodeURIComponent(name) + "/");
+  };
+
   var $status = $("#connection-status");
   var $box = $("#messages");
   var timeline = chat.timeline($box, {
-    me: state.me, staff: state.staff, editMinutes: Number($chat.attr("data-edit-minutes")) || 15
+    me: state.me, staff: state.staff, editMinutes: Number($chat.attr("data-edit-minutes")) || 15,
+    directUrl: directUrl
   });
   var scroll = chat.scroll($box, $("#new-messages"));
   var outbox = chat.outbox(state.me, state.room);
@@ -72,10 +87,11 @@
 
   var people = chat.people({
     $list: $("#users"), $toggle: $("#users-toggle"), $panel: $("#users-panel"),
-    $counts: $(".users-count"), me: state.me, staff: state.staff,
+    $counts: $(".users-count"), me: state.me, staff: state.staff, directUrl: directUrl,
     $moderation: $("#moderation"), moderate: emitNow
   });
   var typing = chat.typing($("#typing"), { me: state.me });
+  var members = chat.members($("#members"));
   var $input = $("#message-input");
   var composer = chat.composer({
     $form: $("#message-form"), $input: $input, $send: $("#send-button"),
@@ -173,7 +189,12 @@
     if (phase === "reconnecting") {
       state.reconnecting = detail || null;
     }
-    if (phase === "ended") {
+    if (phase === "ended" && state.endedRoomOnly) {
+      // Removed from this room: the session itself is fine, the other rooms are there.
+      people.show([]);
+      var $list = $("<a></a>").attr("href", $chat.attr("data-rooms-url")).text("Go to the room list");
+      setStatus(state.endedReason || detail, $list, "danger");
+    } else if (phase === "ended") {
       people.show([]);
       var $login = $("<a></a>").attr("href", $chat.data("account-url")).text("Log in again");
       var $retry = $("<a href=''></a>").text("Reload the page");
@@ -449,6 +470,21 @@
     }
   });
 
+  // A private room's members changed: a notice, and the #members panel follows.
+  socket.on("member_added", function (data) {
+    if (data && typeof data.user === "string") {
+      showNotice(data.user + " was added" + (data.by ? " by " + data.by : ""));
+      members.added(data.user);
+    }
+  });
+
+  socket.on("member_removed", function (data) {
+    if (data && typeof data.user === "string") {
+      showNotice(data.user + " was removed" + (data.by ? " by " + data.by : ""));
+      members.removed(data.user);
+    }
+  });
+
   /* The whole list again, when a change was missed (README, "Event API"). */
   function askForUsers() {
     socket.emit("users", {}, function (answer) {
@@ -504,9 +540,11 @@
       Math.ceil(delay / 1000) + " s)");
   });
 
-  // The server says why before it closes a session (logout in another tab...).
+  // The server says why before it closes a session (logout in another tab...;
+  // `scope` "room": the reader was removed from this room, the session goes on).
   socket.on("session_ended", function (data) {
     state.endedReason = data && data.reason;
+    state.endedRoomOnly = !!(data && data.scope === "room");
   });
 
   socket.on("connect_error", function (message) {

@@ -2,7 +2,7 @@
  * The timeline: the lines of #messages.
  *
  *   var timeline = d09Chat.timeline($("#messages"), { me: "alice", staff: false,
- *                                                     editMinutes: 15 });
+ *                                                     editMinutes: 15, directUrl: fn });
  *   timeline.upsert(message)   // a message object from the server -> {$line, isNew}
  *   timeline.apply(message)    // the same for a change replayed on reconnect (`since`)
  *   timeline.deleted(id, seq)  // message_deleted: the line becomes a placeholder
@@ -28,6 +28,8 @@
  * them an id. Around every line it adds, tidy() keeps the derived marks
  * right: a `.day-separator` before the first line of each local day, and
  * `.continued` on a message that follows one of the same author closely.
+ * Another author's name is a link to the direct conversation with them
+ * (`directUrl(name)`, "Message bob"; plain text without `directUrl`).
  * Everything users typed is inserted with .text() or .attr() (mentions by
  * mentions.js, as text nodes and spans), never as HTML.
  */
@@ -63,6 +65,7 @@
     self.me = options.me;             // the reader: only their lines can be unsent
     self.staff = !!options.staff;     // staff may delete any message
     self.editWindowMs = (options.editMinutes || 15) * 60 * 1000;
+    self.directUrl = options.directUrl || null;  // name -> its direct conversation's page
     self.byId = {};        // message id -> its .message line (jQuery)
     self.byCid = {};       // client_message_id -> the reader's unsent line (jQuery)
     self.newest = null;    // newest message id shown
@@ -101,7 +104,15 @@
     $("<span class='avatar' aria-hidden='true'></span>")
       .text(Array.from(user)[0] || "?")  // the first character, even outside the BMP
       .appendTo($line);
-    $("<span class='author'></span>").text(user).appendTo($line);
+    if (this.directUrl && user !== this.me) {
+      // Another author's name opens the direct conversation with them.
+      $("<a class='author'></a>").text(user)
+        .attr({ href: this.directUrl(user), title: "Message " + user,
+                "aria-label": "Message " + user })
+        .appendTo($line);
+    } else {
+      $("<span class='author'></span>").text(user).appendTo($line);
+    }
     chat.time.element(created).appendTo($line);
     if (message.deleted) {
       $line.addClass("deleted");
