@@ -28,11 +28,11 @@ def start(server, chat, backend):
     watch_memberships(server, chat)
     watch_message_changes(chat)
     server.start_background_task(
-        watch_standing_forever, server, chat.registry, settings.PERMISSION_RECHECK_SECONDS
+        every, settings.PERMISSION_RECHECK_SECONDS, end_revoked, server, chat.registry
     )
     if settings.SESSION_RECHECK_SECONDS > 0:
         server.start_background_task(
-            recheck_forever, server, chat.registry, settings.SESSION_RECHECK_SECONDS
+            every, settings.SESSION_RECHECK_SECONDS, recheck_sessions, server, chat.registry
         )
 
 
@@ -120,7 +120,8 @@ def end_connections(server, registry, sids, reason, scope=None):
 def watch_sessions(server, registry):
     """Close this process's chat connections when their Django session ends here:
     logout, password change, deactivation or deletion of the user (Django's
-    signals). The rest (expiry, another worker's logout) is ``recheck_forever``'s."""
+    signals). The rest (expiry, another worker's logout) is ``recheck_sessions``'s,
+    every SESSION_RECHECK_SECONDS."""
     User = get_user_model()
 
     def on_logout(sender, request, user, **kwargs):
@@ -168,16 +169,6 @@ def end_revoked(server, registry):
     gone = access.removed([(member.user_id, member.room_id) for _sid, member in private])
     revoked = [sid for sid, member in private if (member.user_id, member.room_id) in gone]
     end_connections(server, registry, revoked, NO_LONGER_MEMBER, scope="room")
-
-
-def watch_standing_forever(server, registry, interval):
-    """Every ``interval`` seconds (PERMISSION_RECHECK_SECONDS), end_revoked."""
-    while True:
-        server.sleep(interval)
-        try:
-            end_revoked(server, registry)
-        except Exception:  # keep watching whatever one round hit (DB down...)
-            logger.exception("permission recheck failed")
 
 
 def watch_message_changes(chat):
@@ -233,11 +224,12 @@ def watch_memberships(server, chat):
     post_delete.connect(on_removed, sender=Membership, weak=False, dispatch_uid="chat-member-gone")
 
 
-def recheck_forever(server, registry, interval):
-    """Every ``interval`` seconds, end the connections whose session is over."""
+def every(interval, work, server, registry):
+    """``work(server, registry)`` every ``interval`` seconds, for ever: the
+    session recheck (``recheck_sessions``) and the permission one (``end_revoked``)."""
     while True:
         server.sleep(interval)
         try:
-            recheck_sessions(server, registry)
+            work(server, registry)
         except Exception:  # keep watching whatever one round hit (DB down...)
-            logger.exception("session recheck failed")
+            logger.exception("%s failed", work.__name__)

@@ -121,7 +121,7 @@ def user_and_session_from_environ(environ):
 # is remembered in this process (the "admission" cache, see settings.CACHES),
 # and forgotten when it changes here (chat.apps connects the signals); a change
 # made by another process shows within SESSION_RECHECK_SECONDS, as it already
-# did for open connections (chat.background.recheck_forever). Whether the
+# did for open connections (chat.background.recheck_sessions). Whether the
 # account is active is not left to that: it is read at most
 # PERMISSION_RECHECK_SECONDS ago (chat.standing).
 def _admission():

@@ -3,47 +3,14 @@
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import caches
 
 from chat import access
 from chat.forms import RoomForm
 from chat.models import Membership, Message, ReadMark, Room
+from tests.support.people import make_user
 
 pytestmark = pytest.mark.django_db
 SECRET_SLUG = re.compile(r"^[0-9a-f]{24}$")
-
-
-@pytest.fixture(autouse=True)
-def _nothing_remembered():
-    caches["admission"].clear()
-    yield
-    caches["admission"].clear()
-
-
-def make_user(name, **flags):
-    return get_user_model().objects.create_user(name, **flags)
-
-
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob():
-    return make_user("bob")
-
-
-@pytest.fixture
-def carol():
-    return make_user("carol")
-
-
-@pytest.fixture
-def team(alice, bob):
-    """A private room of alice (its creator) and bob."""
-    return access.create_room(alice, "Team", Room.Kind.PRIVATE, [bob])
 
 
 def slugs(rooms):

@@ -2,43 +2,13 @@
 answers exactly as a room that does not exist."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import caches
 from django.urls import reverse
 
 from chat import access
 from chat.models import Membership, Message, Room
+from tests.support.people import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _nothing_remembered():
-    caches["admission"].clear()
-
-
-def make_user(name, **flags):
-    return get_user_model().objects.create_user(name, **flags)
-
-
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob():
-    return make_user("bob")
-
-
-@pytest.fixture
-def carol():
-    return make_user("carol")
-
-
-@pytest.fixture
-def team(alice, bob):
-    return access.create_room(alice, "Team <b>", Room.Kind.PRIVATE, [bob])
 
 
 def as_user(client, user):
