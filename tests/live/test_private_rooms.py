@@ -52,6 +52,17 @@ def sql(live, statement, *params):
         db.execute(statement, params)
 
 
+def remove_in_sql(live, username, slug):
+    """Remove a member as a shell or another host would: no signal reaches the server."""
+    sql(
+        live,
+        "DELETE FROM chat_membership WHERE user_id = (SELECT id FROM auth_user WHERE username = ?)"
+        " AND room_id = (SELECT id FROM chat_room WHERE slug = ?)",
+        username,
+        slug,
+    )
+
+
 _names = iter(range(10_000))
 
 
@@ -176,13 +187,7 @@ def test_a_member_removed_from_the_page_is_cut_off_at_once(live, people, team, c
 def test_a_member_removed_in_sql_is_cut_off_within_two_seconds(live, people, team, clients):
     bob = clients.open(people["bob"], team, server=live)
     bob.wait_for("history")
-    sql(
-        live,
-        "DELETE FROM chat_membership WHERE user_id = (SELECT id FROM auth_user WHERE username = ?)"
-        " AND room_id = (SELECT id FROM chat_room WHERE slug = ?)",
-        "bob",
-        team,
-    )
+    remove_in_sql(live, "bob", team)
     removed_at = time.monotonic()
     assert bob.wait_for("session_ended", timeout=WITHIN)["reason"] == GONE
     assert time.monotonic() - removed_at < WITHIN
@@ -206,13 +211,7 @@ def test_a_removed_members_events_are_refused_before_the_connection_ends(
     # between a removal and it, every event checks membership itself.
     bob = clients.open(people["bob"], team, server=live)
     sent = bob.post("mine")
-    sql(
-        live,
-        "DELETE FROM chat_membership WHERE user_id = (SELECT id FROM auth_user WHERE username = ?)"
-        " AND room_id = (SELECT id FROM chat_room WHERE slug = ?)",
-        "bob",
-        team,
-    )
+    remove_in_sql(live, "bob", team)
 
     def refused_or_closed():
         if not bob.sio.connected:
