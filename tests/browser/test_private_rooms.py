@@ -12,6 +12,7 @@ import pytest
 # axe-core, as the accessibility tests run it (axe_source: their fixture).
 from tests.browser.test_accessibility import axe_source, serious_violations  # noqa: F401
 from tests.support.browser import (
+    click,
     lines,
     log_in,
     say,
@@ -63,7 +64,7 @@ def slugs(driver, list_id="rooms"):
 def submit_and_come_back(driver, button):
     """Press a form's button and wait for the room page it leads back to (a new page)."""
     driver.execute_script("window.d09OldPage = true")
-    button.click()
+    click(driver, button)
     wait_for(
         driver,
         lambda d: d.execute_script("return !window.d09OldPage && window.chatReady === true"),
@@ -120,7 +121,7 @@ def test_a_direct_conversation_opened_from_a_name(server, browsers, clients, fre
     assert not bob_list.find_element("id", "no-dms").is_displayed()
 
     # bob answers from his list.
-    bob_list.find_element("css selector", "#dms a.dm-link").click()
+    click(bob_list, bob_list.find_element("css selector", "#dms a.dm-link"))
     wait_ready(bob_list, message="bob in the conversation")
     assert bob_list.current_url == f"{server.url}/chat/dm/{alice}/"
     assert bob_list.find_element("id", "room-name").text == alice
@@ -148,9 +149,9 @@ def test_a_private_room_and_its_members(server, browsers, axe_source):  # noqa: 
     name = unique("Secret plans")
     form = creator.find_element("id", "new-room")
     form.find_element("name", "name").send_keys(name)
-    form.find_element("css selector", "input[name=kind][value=private]").click()
+    click(creator, form.find_element("css selector", "input[name=kind][value=private]"))
     form.find_element("name", "members").send_keys(bob)
-    form.find_element("css selector", "[type=submit]").click()
+    click(creator, form.find_element("css selector", "[type=submit]"))
     wait_ready(creator, message="alice in her new room")
     slug = creator.find_element("id", "chat").get_attribute("data-room")
     assert creator.find_element("id", "room-name").text == name
@@ -214,7 +215,7 @@ def test_a_private_room_and_its_members(server, browsers, axe_source):  # noqa: 
     )
     assert removing.get_attribute("aria-label") == f"Remove {bob}"
     removed = time.monotonic()
-    removing.click()
+    click(creator, removing)
     wait_for(bob_page, lambda d: REMOVED in status(d), timeout=2, message="bob told")
     assert time.monotonic() - removed < 2
     to_list = bob_page.find_element("css selector", "#connection-status a")
@@ -246,7 +247,7 @@ def test_notes_to_self_and_the_newest_conversation_first(
     mine = wait_for(
         page, lambda d: d.find_elements("css selector", "#users a[aria-label='Your notes']")
     )
-    mine[0].click()
+    click(page, mine[0])
     wait_ready(page, message="notes to self")
     assert page.current_url == f"{server.url}/chat/dm/{alice}/"
     assert page.find_element("id", "room-name").text == alice

@@ -136,6 +136,17 @@ def save_screenshot(driver, name):
 # The account and chat pages, as a person uses them.
 
 
+def click(driver, element):
+    """Click ``element`` as a person would, after scrolling it to the middle of
+    the window at once: Bootstrap makes scrolling smooth, and a click that
+    WebDriver aims while the page still glides lands elsewhere (a long room list
+    puts its forms and links far below the fold)."""
+    driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
+    )
+    element.click()
+
+
 def log_in(driver, server_url, username, password=DEMO_PASSWORD):
     """Log in through the account page's form, as a person would."""
     driver.get(server_url + "/account")

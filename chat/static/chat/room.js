@@ -401,8 +401,12 @@
       meta.last_read : null;
     var added = showMessages(list, !entering);
     // The room's change number when this history was read: the next reconnect
-    // starts there, even if no message sent carried a greater one.
-    noteSeq(meta);
+    // starts there, even if no message sent carried a greater one. The server's
+    // number wins, also when it is lower than one seen before (a database
+    // restored or failed over): every change the page will miss comes after it.
+    if (meta && typeof meta.seq === "number") {
+      state.seq = meta.seq;
+    }
     if (!entering) {
       countWhileHidden(added);  // what was said while the page was reconnecting
     }
