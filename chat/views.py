@@ -20,7 +20,8 @@ def room_list(request):
     (POST here). The page keeps the counts live over ``/lobby``."""
     form = None
     if request.user.is_authenticated and access.may_create_rooms(request.user):
-        form = RoomForm(request.POST or None)
+        # Bound on every POST, an empty one included (it gets its errors).
+        form = RoomForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())

@@ -140,3 +140,48 @@ def test_a_rooms_slug_and_kind_cannot_change_in_the_admin(client, team):
     assert 'name="slug"' not in body and 'name="kind"' not in body
     assert 'name="name"' in body
     assert 'name="slug"' in client.get(reverse("admin:chat_room_add")).content.decode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "x" * 10_000, "kind": "open"},
+        {"name": "Crew", "kind": "direct"},
+        {"name": "Crew", "kind": "private", "members": "bob," * 1000},
+        {"name": "<script>alert(1)</script>", "kind": "private", "members": "nobody"},
+        {"name": "   ", "kind": "open"},
+        {},
+    ],
+)
+def test_a_hostile_room_form_is_refused_with_errors_and_makes_nothing(client, alice, bob, data):
+    rooms_before = Room.objects.count()
+    page = as_user(client, alice).post(reverse("chat:index"), data)
+    assert page.status_code == 200
+    assert "field-error" in page.content.decode()
+    assert "<script>alert(1)</script>" not in page.content.decode()  # echoed as text
+    assert Room.objects.count() == rooms_before
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"action": "promote", "username": "carol"},
+        {"action": "add", "username": "x" * 10_000},
+        {"action": "add", "username": ""},
+        {"action": ["add", "remove"], "username": "carol"},
+    ],
+)
+def test_a_hostile_members_form_changes_nothing(client, team, alice, carol, data):
+    page = as_user(client, alice).post(reverse("chat:members", args=[team.slug]), data)
+    assert page.status_code == 400
+    assert sorted(team.members.values_list("username", flat=True)) == ["alice", "bob"]
+
+
+def test_the_members_form_takes_posts_only_and_direct_urls_need_an_active_user(client, team, bob):
+    as_user(client, bob)
+    assert client.get(reverse("chat:members", args=[team.slug])).status_code == 405
+    make_user("gone", is_active=False)
+    assert client.get("/chat/dm/gone/").status_code == 404
+    assert client.get("/chat/dm/" + "x" * 5000 + "/").status_code == 404
+    assert not Room.objects.filter(kind="direct").exists()
