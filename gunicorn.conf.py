@@ -21,8 +21,10 @@ workers = int(os.environ.get("WEB_WORKERS", "1"))
 # Each WebSocket holds one slot of its worker for its whole life; gunicorn's
 # default of 1000 would cap a chat at 1000 users per worker.
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "10000"))
-# Long-lived WebSockets never "finish": do not wait 30 s for them on restart.
-graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "5"))
+# On SIGTERM the worker says goodbye to its sessions and closes them within
+# DEPLOY_SETTLE_SECONDS (d09/runtime/drain.py); this is the bound on the whole
+# stop, well under a host's SIGKILL (Heroku: 30 s).
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "10"))
 accesslog = os.environ.get("ACCESS_LOG") or None
 
 
@@ -40,10 +42,13 @@ def on_starting(server):
 def post_worker_init(worker):
     """Fit the pool under the descriptor limit and cap chat sessions below it, so
     that a reconnect storm is admitted at the worker's pace and pages are still
-    served (d09/runtime/capacity.py)."""
+    served (d09/runtime/capacity.py); make SIGTERM a goodbye that spreads the
+    sessions' return (d09/runtime/drain.py)."""
     from d09.runtime.capacity import fit_worker
+    from d09.runtime.drain import drain_on_sigterm
 
     fit_worker(worker)
+    drain_on_sigterm(worker)
 
 
 def worker_exit(server, worker):

@@ -32,6 +32,10 @@ class Rooms:
         self.lobby = lobby  # chat.lobby.Lobby: the room list's counts
         self._pending = {}  # room -> presence notices gathered for its next batch
         self._last_told = {}  # room -> when it last heard presence notices
+        # A stopping worker (d09/runtime/drain.py): everybody leaves and comes
+        # back in seconds; the rooms are not told (nor is the presence changed:
+        # with Redis the process retires from it as it exits).
+        self.departing = False
 
     def join(self, sid, member, after=None, since=None):
         """Admit connection ``sid`` of ``member`` into its room: its history
@@ -86,7 +90,7 @@ class Rooms:
     def leave(self, sid, reason=None):
         """Connection ``sid`` has gone; the room hears of it if it was its user's last."""
         member = self.registry.remove(sid)
-        if member is None:
+        if member is None or self.departing:
             return
         try:
             with self.locks.hold(member.room_slug):

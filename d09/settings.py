@@ -247,6 +247,13 @@ SIO_MAX_QUEUED_BYTES = env_int("SIO_MAX_QUEUED_BYTES", 4 * 1024 * 1024)
 JOINS_IN_FLIGHT = env_int("JOINS_IN_FLIGHT", 100)
 JOIN_WAIT = env_int("JOIN_WAIT", 10)
 WS_COMPRESSION = env_bool("WS_COMPRESSION")
+# A stopping worker (SIGTERM: a deploy) tells each session when to come back:
+# delays spread evenly over sessions / DEPLOY_RETURN_RATE seconds (about what
+# a new worker admits per second), at most DEPLOY_SPREAD_MAX; events being
+# handled get DEPLOY_SETTLE_SECONDS to be answered (d09/runtime/drain.py).
+DEPLOY_RETURN_RATE = env_int("DEPLOY_RETURN_RATE", 250)
+DEPLOY_SPREAD_MAX = env_int("DEPLOY_SPREAD_MAX", 20)
+DEPLOY_SETTLE_SECONDS = env_int("DEPLOY_SETTLE_SECONDS", 3)
 
 # Flood control (token buckets): a burst, then a steady rate. 0 turns one off.
 # Messages and chat connections are counted per user; per client address only

@@ -69,6 +69,7 @@ def create_server(async_mode, backend):
     )
     chat.lobby = Lobby(server, backend.presence)
     chat.rooms = Rooms(server, backend, chat.registry, chat.lobby)
+    server.chat = chat  # for the drain of a stopping worker (d09/runtime/drain.py)
     server.register_namespace(ChatNamespace(chat))
     server.register_namespace(ChatNamespace(chat, namespace=LOBBY))
     return server, chat

@@ -68,6 +68,10 @@ class ChatServer(socketio.Server):
     - ``max_queued_bytes``: a connection that has that many bytes waiting to
       be written when more comes (a client that does not read) is closed
       (d09/runtime/send_bound.py); python-engineio's queue has no bound.
+    - ``draining`` (a stopping worker, d09/runtime/drain.py): no new Engine.IO
+      session is taken, and ``close_when_idle(eio_sid)`` closes a session once
+      the event it is handling is answered, so that no ack of a stored message
+      is cut off by the goodbye.
     """
 
     def __init__(
@@ -91,6 +95,9 @@ class ChatServer(socketio.Server):
         self.connect_deadlines = Deadlines(connect_timeout) if connect_timeout > 0 else None
         self._deadline_sweeper = None
         self._holds = {}  # eio_sid -> seconds: set by a handler, taken once it is answered
+        self.draining = False
+        self._handling = set()  # eio_sids whose reader is inside an event
+        self._close_after = set()  # of those, the ones to close once it is answered
 
     def _handle_event(self, eio_sid, namespace, id, data):
         event = data[0] if isinstance(data, list) and data else None
@@ -108,6 +115,7 @@ class ChatServer(socketio.Server):
             logger.warning("closing %s: it sent frames faster than its budget", eio_sid)
             self.eio.disconnect(eio_sid)
             return None
+        self._handling.add(eio_sid)
         # A client that sends garbage is broken: say so in one line and close
         # it, so that it reconnects cleanly or goes away.
         try:
@@ -116,11 +124,38 @@ class ChatServer(socketio.Server):
             logger.warning("malformed packet from %s (%.80s): closing it", eio_sid, error)
             self.eio.disconnect(eio_sid)
         finally:
+            self._handling.discard(eio_sid)
+            self._after_event(eio_sid)
+
+    def _after_event(self, eio_sid):
+        seconds = self._holds.pop(eio_sid, 0)
+        if eio_sid in self._close_after:
+            self.close_session(eio_sid)
+        elif seconds:
             # Handlers run on the connection's reader (async_handlers=False):
             # sleeping here is not reading that connection, and nothing else.
-            seconds = self._holds.pop(eio_sid, 0)
-            if seconds:
-                self.sleep(seconds)
+            self.sleep(seconds)
+
+    def close_when_idle(self, eio_sid):
+        """Close session ``eio_sid`` once the event its reader is handling is
+        answered; at once if none."""
+        if eio_sid in self._handling:
+            self._close_after.add(eio_sid)
+        else:
+            self.close_session(eio_sid)
+
+    def close_session(self, eio_sid):
+        """Close session ``eio_sid`` now: its WebSocket is closed once what is
+        queued is written.
+
+        Without Engine.IO's CLOSE packet (``abort``): after that packet
+        python-socketio's client does not reconnect, while every client comes
+        back after a closed connection, each with its own backoff."""
+        self._close_after.discard(eio_sid)
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None and not (socket.closed or socket.closing):
+            # wait=False: a client that does not read must not hold the caller.
+            socket.close(wait=False, abort=True, reason=self.eio.reason.SERVER_DISCONNECT)
 
     def hold_reader(self, eio_sid, seconds):
         """Read ``eio_sid``'s next frames ``seconds`` from when its current
@@ -128,6 +163,9 @@ class ChatServer(socketio.Server):
         self._holds[eio_sid] = max(seconds, self._holds.get(eio_sid, 0))
 
     def _handle_eio_connect(self, eio_sid, environ):
+        if self.draining:  # the listener closes within a second; this is the gap
+            self._settle(environ)
+            return False
         if self.admit_transport is not None and not self.admit_transport(environ):
             self._settle(environ)
             return False

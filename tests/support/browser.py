@@ -386,3 +386,45 @@ def make_staff(server, username):
         f"get_user_model().objects.filter(username={username!r}).update(is_staff=True)",
     )
     return username
+
+
+# Installed the same way: when the page opens WebSockets (window.d09Opened, a
+# time each) and when a server_restart notice reached it (window.d09Restarts,
+# {at, retry_after} each), by the page's own clock.
+RESTART_WATCH = """
+(function () {
+  var Native = window.WebSocket;
+  window.d09Opened = [];
+  window.d09Restarts = [];
+  function Watched(url, protocols) {
+    window.d09Opened.push(Date.now());
+    var ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    ws.addEventListener("message", function (event) {
+      var match = typeof event.data === "string" &&
+        /^42(?:\\/[^,]*,)?\\["server_restart",(.*)\\]$/.exec(event.data);
+      if (match) {
+        window.d09Restarts.push({ at: Date.now(), retry_after: JSON.parse(match[1]).retry_after });
+      }
+    });
+    return ws;
+  }
+  Watched.prototype = Native.prototype;
+  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (name) {
+    Watched[name] = Native[name];
+  });
+  window.WebSocket = Watched;
+})();
+"""
+
+
+def watch_restarts(driver):
+    """Record this browser's WebSocket openings and the restart notices it gets
+    (``restart_watch``), for every page loaded from now on."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RESTART_WATCH})
+    return driver
+
+
+def restart_watch(driver):
+    """``(notices, openings)``: the restart notices ``[{at, retry_after}]`` and
+    the times WebSockets were opened, in ms of the page's clock."""
+    return driver.execute_script("return [window.d09Restarts, window.d09Opened]")

@@ -49,6 +49,7 @@
     kind: String($chat.attr("data-kind") || "open"),  // open, private, direct
     phase: "connecting",   // connecting -> connected -> ready; reconnecting; ended
     reconnecting: null,    // what the status line says about the next attempt
+    restarting: false,     // the server said it is stopping (a deploy)
     endedReason: null,     // why the server ended the session, when it said so
     endedRoomOnly: false,  // ...and it was this room alone (removed from it): the session is fine
     historyShown: false,   // the join history is in; a later history is what was missed
@@ -389,6 +390,7 @@
   });
 
   socket.on("connect", function () {
+    state.restarting = false;
     enter("connected");
     pump();
   });
@@ -540,8 +542,18 @@
   });
 
   socket.on("reconnecting", function (attempt, delay) {
-    enter("reconnecting", "Connection lost, reconnecting... (attempt " + attempt + ", in " +
-      Math.ceil(delay / 1000) + " s)");
+    var seconds = Math.ceil(delay / 1000);
+    if (state.restarting) {
+      enter("reconnecting", "The server is restarting, back in " + seconds + " s...");
+    } else {
+      enter("reconnecting", "Connection lost, reconnecting... (attempt " + attempt + ", in " +
+        seconds + " s)");
+    }
+  });
+
+  // A deploy: the server closes next and gave this page its turn to come back.
+  socket.on("server_restart", function () {
+    state.restarting = true;
   });
 
   // The server says why before it closes a session (logout in another tab...;

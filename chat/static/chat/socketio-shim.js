@@ -10,6 +10,9 @@
  *                                      // (a refusal that says {"retry_after": s}
  *                                      // is not final: it is retried after s)
  *   socket.on("server_disconnect", fn); // fn(message): the server ended the session, final
+ *   socket.on("server_restart", fn);   // fn({retry_after: s}): the server is stopping (a
+ *                                      // deploy); it closes this connection next, and
+ *                                      // the first attempt to come back waits s seconds
  *   socket.on("message", fn);          // any server event: fn(data, ...)
  *   socket.emit("message", { text: "hi" }, function (answer) { ... });
  *   socket.close();
@@ -181,6 +184,9 @@
       if (packet.id !== null) {
         this.send(EIO_MESSAGE + SIO_ACK + this.prefix + packet.id + "[]");
       }
+      if (packet.data[0] === "server_restart") {
+        this.comeBackAfter(packet.data[1]);
+      }
       if (this.connected) {
         this.fire(packet.data[0], packet.data.slice(1));
       } else {
@@ -207,6 +213,19 @@
       }
     } else if (packet.type === SIO_DISCONNECT) {
       this.giveUp("server_disconnect", "The server closed this chat session.");
+    }
+  };
+
+  /*
+   * A stopping server gives each page its own time to come back, spread so
+   * that the new process is not stormed: the first attempt waits that long,
+   * later ones back off as usual.
+   */
+  Socket.prototype.comeBackAfter = function (notice) {
+    var seconds = notice && notice.retry_after;
+    if (typeof seconds === "number" && seconds >= 0) {
+      this.retryNotBefore = Date.now() + seconds * 1000;
+      this.attempts = 0;
     }
   };
 
