@@ -976,6 +976,7 @@ function stormMain() {
     fullListsVersioned: 0,
     historyResets: 0,
     sessionEnded: 0,
+    restartNotices: 0,
     dupDeliveries: 0,
     liveDeliveries: 0,
     historyDeliveries: 0,
@@ -1286,6 +1287,18 @@ function stormMain() {
     }, delay);
   }
 
+  // A stopping server (a deploy) gives each page its turn to come back: the
+  // shim's first attempt waits retry_after, later ones back off as usual.
+  function onRestartNotice(c, buf) {
+    S.restartNotices++;
+    const event = framePayload(buf); // ["server_restart", {"retry_after": s}]
+    const retryAfter = Array.isArray(event) && event[1] && event[1].retry_after;
+    if (typeof retryAfter === 'number' && retryAfter >= 0) {
+      c.retryNotBefore = performance.now() + retryAfter * 1000;
+      c.attempts = 0;
+    }
+  }
+
   function giveUp(c, why) {
     if (c.state === 'final') return;
     leaveOpen(c);
@@ -1329,6 +1342,7 @@ function stormMain() {
       else if (type === 'history') onHistory(c, buf);
       else if (type === 'history_reset') S.historyResets++;
       else if (type === 'session_ended') S.sessionEnded++;
+      else if (type === 'server_restart') onRestartNotice(c, buf);
     } else if (s === 0x33) {
       let i = 2;
       let id = 0;

@@ -192,7 +192,18 @@ SCENARIOS["restart-storm-100x100"] = dict(
     groups=[dict(rooms=[f"bench-{r}" for r in range(100)], members=100)],
     senders=[dict(room=r, rate=1) for r in (0, 1, 2, 3, 4)],
 )
-STORM_SCENARIOS = {"join-storm", "join-storm-c100", "restart-storm", "restart-storm-100x100"}
+# A deploy instead of a crash: the worker gets SIGTERM (our worker says goodbye,
+# d09/runtime/drain.py), gunicorn's master starts a new one once it has exited.
+SCENARIOS["restart-storm-100x100-sigterm"] = dict(
+    SCENARIOS["restart-storm-100x100"], kill_signal="SIGTERM"
+)
+STORM_SCENARIOS = {
+    "join-storm",
+    "join-storm-c100",
+    "restart-storm",
+    "restart-storm-100x100",
+    "restart-storm-100x100-sigterm",
+}
 QUICK = {
     "idle": dict(rooms=10, members=100),
     "idle-deflate": dict(rooms=10, members=100),
@@ -216,6 +227,10 @@ QUICK = {
     "join-storm": dict(groups=[dict(rooms=["bench-100"], members=300)], fill_concurrency=300),
     "join-storm-c100": dict(groups=[dict(rooms=["bench-100"], members=300)]),
     "restart-storm-100x100": dict(
+        groups=[dict(rooms=[f"bench-{r}" for r in range(10)], members=20)],
+        senders=[dict(room=r, rate=1) for r in (0, 1)],
+    ),
+    "restart-storm-100x100-sigterm": dict(
         groups=[dict(rooms=[f"bench-{r}" for r in range(10)], members=20)],
         senders=[dict(room=r, rate=1) for r in (0, 1)],
     ),
@@ -362,12 +377,12 @@ class WorkerWatch:
             self.server.pids, self.server.pid = pids, pids[0]
         return pids
 
-    def kill_worker(self):
+    def kill_worker(self, sig=signal.SIGKILL):
         pids = self.follow() or self.server.pids
         pid = pids[0]
         self.killed_pid = pid
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, sig)
         self.killed_at = time.monotonic()
 
     def _run(self):
@@ -711,8 +726,9 @@ def run_storm_generator(config, server):
                 watch.follow()
                 figures["rss_before_kill_kb"] = server.rss_kb()
                 figures["fds_before_kill"] = open_fds(server.pids[0])
-                watch.kill_worker()
-                print(f"    killed worker {watch.killed_pid} (SIGKILL)", flush=True)
+                sig = signal.Signals[config.get("killSignal", "SIGKILL")]
+                watch.kill_worker(sig)
+                print(f"    killed worker {watch.killed_pid} ({sig.name})", flush=True)
                 proc.stdin.write("killed\n")
                 proc.stdin.flush()
                 cpu_kill = time.monotonic()
@@ -953,6 +969,7 @@ def storm_config(server, spec, sessions):
         "fillTimeoutSeconds": spec.get("fill_timeout_seconds", 300),
         "settleMaxSeconds": 120,
         "kill": spec.get("kill", False),
+        "killSignal": spec.get("kill_signal", "SIGKILL"),
         "preKillSeconds": 5,
         "stormTimeoutSeconds": spec.get("storm_timeout_seconds", 300),
         "postSeconds": 5,
