@@ -60,11 +60,11 @@ format: $(VENV)/.dev
 # process; the scale tests start their own PostgreSQL and Redis), then the
 # browser suite once more on PostgreSQL + Redis.
 test: $(VENV)/.dev .env system-deps $(BROWSER_TEST_TOOLS) lint
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest --durations=30 $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-postgres-redis
 
 test-postgres-redis: $(VENV)/.dev .env system-deps $(BROWSER_TEST_TOOLS)
-	D09_TEST_BACKEND=postgres-redis $(VENV)/bin/pytest -m browser $(PYTEST_ARGS)
+	D09_TEST_BACKEND=postgres-redis $(VENV)/bin/pytest -m browser --durations=15 $(PYTEST_ARGS)
 
 # axe-core for the accessibility tests: npm, test runs only, never served.
 $(BROWSER_TEST_TOOLS): tests/browser/package.json tests/browser/package-lock.json
