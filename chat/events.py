@@ -33,6 +33,8 @@ from chat.limits import (
 )
 from chat.lobby import NAMESPACE as LOBBY
 from chat.lobby import Lobby
+from chat.notify import levels
+from chat.notify.notifier import Notifier
 from chat.payloads import Refused, Schema, echo
 from chat.rooms import Rooms
 from chat.sessions import ACCOUNT_INACTIVE, NO_LONGER_MEMBER, ConnectionRegistry
@@ -60,6 +62,7 @@ class Chat:
 
     rooms: Rooms = None  # set once the server exists (d09.runtime.app)
     lobby: Lobby = None
+    notifier: Notifier = None  # chat.notify.notifier: levels, notifications, pushes
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     message_limit: RateLimiter = field(default_factory=message_limiter)
     typing_limit: RateLimiter = field(default_factory=typing_limiter)
@@ -178,6 +181,7 @@ def connect(chat, sid, environ, auth=None):
     chat.logged_in(environ)
     refuse_if_limited(chat.connect_limit, member.user_id, TOO_MANY_CONNECTIONS)
     chat.rooms.join(sid, member, request.after, request.since)
+    chat.notifier.joined(sid, member)
 
 
 @handles("connect", namespace=LOBBY, database_error=UNAVAILABLE)
@@ -212,6 +216,7 @@ def message(chat, sid, *payload):
     message, stored = chat.rooms.post(member, fields["text"], fields["client_message_id"])
     if not stored:
         return {"ok": True, "id": message["id"], "duplicate": True}
+    chat.notifier.posted(message)
     return {"ok": True, "id": message["id"]}
 
 
@@ -282,6 +287,15 @@ def older(chat, sid, *payload):
         member.room_id, member.room_slug, request["before"], request["limit"]
     )
     return {"ok": True, "messages": page, "more": more}
+
+
+@handles("notification_level")
+def notification_level(chat, sid, *payload):
+    """Choose what to be told of in this room: ``{"level": "all" | "mentions" |
+    "none"}``; every tab of the user gets ``notification_level``."""
+    member = chat.member(sid)
+    level = levels.SET_LEVEL.validate(*payload)["level"]
+    return {"ok": True, "level": chat.notifier.set_level(member, level)}
 
 
 @handles("read")
