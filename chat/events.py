@@ -33,7 +33,7 @@ from chat.limits import (
 )
 from chat.lobby import NAMESPACE as LOBBY
 from chat.lobby import Lobby
-from chat.notify import levels
+from chat.notify import levels, push
 from chat.notify.notifier import Notifier
 from chat.payloads import Refused, Schema, echo
 from chat.rooms import Rooms
@@ -54,6 +54,14 @@ WORKER = "worker"  # the one key of the worker-wide budget
 RETRY_SOON = 2  # seconds: database or Redis trouble usually passes
 PENDING_ADDRESS = "d09.pending_address"  # environ key: a session not logged in yet
 EMPTY = Schema(not_an_object="Send an empty object: {}.")
+VISIBILITY = Schema(
+    not_an_object='Send {"visible": true | false}.',
+    fields={"visible": lambda value: value if isinstance(value, bool) else _not_bool()},
+)
+
+
+def _not_bool():
+    raise Refused('"visible" must be true or false.')
 
 
 @dataclass
@@ -203,6 +211,7 @@ def lobby_disconnect(chat, sid, reason=None):
 @handles("disconnect")
 def disconnect(chat, sid, reason=None):
     """Leave the room; it hears of it when that was the user's last connection."""
+    chat.notifier.left(sid)
     chat.rooms.leave(sid, reason)
 
 
@@ -296,6 +305,42 @@ def notification_level(chat, sid, *payload):
     member = chat.member(sid)
     level = levels.SET_LEVEL.validate(*payload)["level"]
     return {"ok": True, "level": chat.notifier.set_level(member, level)}
+
+
+@handles("visibility")
+def visibility(chat, sid, *payload):
+    """The page's tab is visible or not (``{"visible": bool}``): no push of
+    this room to the user while one of their tabs shows it."""
+    member = chat.member(sid)
+    visible = VISIBILITY.validate(*payload)["visible"]
+    chat.notifier.visibility(sid, member, visible)
+    return {"ok": True}
+
+
+@handles("push_subscribe")
+def push_subscribe(chat, sid, *payload):
+    """Keep this browser's push subscription (``PushSubscription.toJSON()``)
+    as a device of the user; ack ``{"ok": true, "device": id}``."""
+    member = chat.member(sid)
+    if chat.notifier.push is None:
+        raise Refused(push.PUSH_OFF)
+    subscription = push.SUBSCRIPTION.validate(*payload)
+    device = push.subscribe(member.user_id, subscription, member_agent(chat, sid))
+    return {"ok": True, "device": device.pk}
+
+
+@handles("push_unsubscribe")
+def push_unsubscribe(chat, sid, *payload):
+    """Forget this browser's push subscription ``{"endpoint": url}``."""
+    member = chat.member(sid)
+    push.unsubscribe(member.user_id, push.UNSUBSCRIBE.validate(*payload)["endpoint"])
+    return {"ok": True}
+
+
+def member_agent(chat, sid):
+    """The connection's User-Agent, to name the device on the account page."""
+    environ = chat.rooms.server.get_environ(sid) or {}
+    return str(environ.get("HTTP_USER_AGENT", ""))
 
 
 @handles("read")

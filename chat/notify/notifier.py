@@ -55,6 +55,22 @@ class Notifier:
         self._to_user(member.user_id, "notification_level", {"room": room.slug, "level": level})
         return level
 
+    # -- what each page shows ---------------------------------------------------
+
+    def visibility(self, sid, member, visible):
+        """A room page says whether its tab is visible: no push for that room
+        while one is."""
+        if self.watching is None:
+            return
+        if visible:
+            self.watching.show(sid, member.user_id, member.room_slug)
+        else:
+            self.watching.hide(sid)
+
+    def left(self, sid):
+        if self.watching is not None:
+            self.watching.hide(sid)
+
     def _to_user(self, user_id, event, data):
         for namespace in ("/", LOBBY):
             self.server.emit(event, data, to=own_room(user_id), namespace=namespace)
