@@ -18,6 +18,12 @@
  * which one holds. #notify-desktop turns desktop notifications on for this
  * browser (permission is asked then, never on load; a refusal is explained in
  * #notify-status), #notify-sound a short tone made with WebAudio.
+ *
+ * Web Push: #notify-push registers the service worker (/sw.js, scope "/"),
+ * subscribes with the server's VAPID public key (data-vapid-key; empty: push is
+ * off on the server, and the page says so) and sends the subscription over the
+ * socket (`push_subscribe`). The room page tells the server whether its tab is
+ * visible (`visibility`): pushes go only where no tab shows the room.
  */
 (function ($) {
   "use strict";
@@ -126,8 +132,10 @@
     this.tone = new Tone();
     this.open = {};  // room -> the Notification shown for it
     this.bind();
+    this.vapidKey = options.vapidKey || "";
     this.showDesktop();
     this.showSound();
+    this.showPush();
   }
 
   Notify.prototype.bind = function () {
@@ -154,6 +162,14 @@
         self.tone.prepare();
       }
       self.showSound();
+    });
+    if (this.room) {
+      // The server pushes this room to the user's devices only while no tab shows it.
+      this.socket.on("connect", function () { self.reportVisibility(); });
+      $(document).on("visibilitychange", function () { self.reportVisibility(); });
+    }
+    this.$controls.on("click", "#notify-push", function () {
+      self.togglePush();
     });
     $(document).on("visibilitychange", function () { self.tabs.say(); });
     $(window).on("focus blur", function () { self.tabs.say(); });
@@ -228,6 +244,97 @@
     if (asked && asked.then) {
       asked.then(decided);
     }
+  };
+
+  Notify.prototype.reportVisibility = function () {
+    if (this.socket.connected) {
+      this.socket.emit("visibility", { visible: !document.hidden }, function () {});
+    }
+  };
+
+  /* -- Web Push: this browser as one of the user's devices ---------------------- */
+
+  function pushSupported() {
+    return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+  }
+
+  /* The server's VAPID public key (base64url) as pushManager.subscribe takes it. */
+  function keyBytes(base64url) {
+    var text = window.atob(base64url.replace(/-/g, "+").replace(/_/g, "/") +
+      "===".slice((base64url.length + 3) % 4));
+    var bytes = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i += 1) {
+      bytes[i] = text.charCodeAt(i);
+    }
+    return bytes;
+  }
+
+  Notify.prototype.showPush = function () {
+    var $button = this.$controls.find("#notify-push");
+    if (!$button.length || !pushSupported() || !this.vapidKey) {
+      return;
+    }
+    navigator.serviceWorker.getRegistration("/").then(function (registration) {
+      return registration ? registration.pushManager.getSubscription() : null;
+    }).then(function (subscription) {
+      $button.attr("aria-pressed", subscription ? "true" : "false");
+    });
+  };
+
+  Notify.prototype.togglePush = function () {
+    var self = this;
+    var $button = this.$controls.find("#notify-push");
+    if (!this.vapidKey) {
+      this.say("Push notifications are off on this server (it has no VAPID keys).");
+      return;
+    }
+    if (!pushSupported()) {
+      this.say("This browser cannot get push notifications.");
+      return;
+    }
+    var failed = function (error) {
+      self.say(window.Notification.permission === "denied" ? BLOCKED :
+        "Push could not be turned on: " + ((error && error.message) || error));
+      self.showPush();
+    };
+    if ($button.attr("aria-pressed") === "true") {
+      navigator.serviceWorker.getRegistration("/").then(function (registration) {
+        return registration && registration.pushManager.getSubscription();
+      }).then(function (subscription) {
+        if (!subscription) {
+          return null;
+        }
+        self.socket.emit("push_unsubscribe", { endpoint: subscription.endpoint }, function () {});
+        return subscription.unsubscribe();
+      }).then(function () {
+        self.say("");
+        self.showPush();
+      }, failed);
+      return;
+    }
+    // Permission is asked now, on the reader's click.
+    Promise.resolve(window.Notification.requestPermission()).then(function (permission) {
+      if (permission !== "granted") {
+        throw new Error("permission " + permission);
+      }
+      return navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      return registration.pushManager.getSubscription().then(function (known) {
+        return known || registration.pushManager.subscribe(
+          { userVisibleOnly: true, applicationServerKey: keyBytes(self.vapidKey) });
+      });
+    }).then(function (subscription) {
+      self.socket.emit("push_subscribe", subscription.toJSON(), function (answer) {
+        if (answer && answer.ok) {
+          self.say("");
+          $button.attr("aria-pressed", "true");
+        } else {
+          failed(new Error((answer && answer.error) || "the server did not take it"));
+        }
+      });
+    }).catch(failed);
   };
 
   /* Only one tab of this browser shows a message's notification. */

@@ -390,7 +390,9 @@
     }
   });
 
-  var notify = chat.notify(socket, { room: state.room, $controls: $("#notify") });
+  var notify = chat.notify(socket, {
+    room: state.room, $controls: $("#notify"), vapidKey: String($chat.attr("data-vapid-key") || "")
+  });
 
   /* Show message `id` if the page holds it (a notification's click, #m<id>). */
   chat.showMessage = function (id) {
