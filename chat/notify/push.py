@@ -162,6 +162,10 @@ def payload(news, badge):
     }
 
 
+def _json(body):
+    return json.dumps(body).encode()
+
+
 def test_payload():
     return {
         "title": "d09",
@@ -269,19 +273,31 @@ class PushSender:
             except Exception:
                 logger.exception("a push failed")
 
-    @with_event_db_connection
     def _run(self, kind, target, news):
-        if kind == "test":
-            devices = list(PushSubscription.objects.filter(pk=target))
-            body = test_payload()
-        else:
-            devices = list(PushSubscription.objects.filter(user_id=target))
-            if not devices or not self._still_wanted(target, news):
-                return
-            body = payload(news, reading.unread_count(target, find_room(news["room"]).pk))
-        data = json.dumps(body).encode()
+        # The database is borrowed before and after the request, never during
+        # it: a push service that hangs must not hold a connection.
+        devices, data = self._prepare(kind, target, news)
         for device in devices:
-            self._deliver(device, data)
+            status = self._deliver(device, data)
+            if status in GONE:
+                logger.info("device %s is gone (%s): removed", device.pk, status)
+                self._forget(device.pk)
+
+    @with_event_db_connection
+    def _prepare(self, kind, target, news):
+        """The devices to push to, and the payload (none if not wanted now)."""
+        if kind == "test":
+            return list(PushSubscription.objects.filter(pk=target)), _json(test_payload())
+        devices = list(PushSubscription.objects.filter(user_id=target))
+        if not devices or not self._still_wanted(target, news):
+            return [], b""
+        badge = reading.unread_count(target, find_room(news["room"]).pk)
+        return devices, _json(payload(news, badge))
+
+    @staticmethod
+    @with_event_db_connection
+    def _forget(device_id):
+        PushSubscription.objects.filter(pk=device_id).delete()
 
     @staticmethod
     def _still_wanted(user_id, news):
@@ -291,6 +307,8 @@ class PushSender:
         return not levels.is_deleted(news["id"]) and access.may_see(user_id, room.pk, room.kind)
 
     def _deliver(self, device, data):
+        """POST the push; the push service's status, or None when it could
+        not be reached in time."""
         request = urllib.request.Request(
             device.endpoint,
             data=self._encrypt(device, data),
@@ -310,14 +328,12 @@ class PushSender:
             status = error.code
         except OSError as error:  # refused, unreachable, timed out
             logger.warning("push to device %s failed: %r", device.pk, error)
-            return
-        if status in GONE:
-            logger.info("device %s is gone (%s): removed", device.pk, status)
-            device.delete()
-        elif status >= 300:
-            logger.warning("push to device %s answered %s", device.pk, status)
-        else:
+            return None
+        if status < 300:
             self.sent += 1
+        elif status not in GONE:
+            logger.warning("push to device %s answered %s", device.pk, status)
+        return status
 
     def _encrypt(self, device, data):
         """The payload encrypted for the device (webpush; its own VAPID header,
