@@ -11,6 +11,7 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 
 from tests.support.browser import click, enter_room, log_in, wait_for, wait_ready
+from tests.support.push_service import vapid_pair
 from tests.support.server import DEMO_PASSWORD, login
 from tests.support.sio import connected
 
@@ -180,3 +181,54 @@ def test_a_refusal_is_explained_and_nothing_is_shown(server, browser):
     )
     assert "blocked" in browser.find_element("id", "notify-status").text
     assert pressed(browser, "#notify-desktop") == "false"
+
+
+def registered_scope(driver):
+    """The scope of the page's service worker registration, once there is one."""
+    driver.execute_script(
+        "navigator.serviceWorker.getRegistration('/').then(function (r) {"
+        " window.d09Scope = r ? r.scope : null; });"
+    )
+    return driver.execute_script("return window.d09Scope;")
+
+
+def test_push_registers_the_service_worker_for_the_whole_site(servers, browser):
+    """The Push switch asks permission, registers /sw.js at scope "/" and
+    subscribes with the server's key; Chromium here has no push service to
+    subscribe with (no network), and the page says what went wrong."""
+    public, private = vapid_pair()
+    live = servers.start(VAPID_PUBLIC_KEY=public, VAPID_PRIVATE_KEY=private)
+    live.create_users(["frank"], DEMO_PASSWORD)
+    permit_notifications(browser, live.url)
+    enter_room(browser, live.url, "frank", "cats")
+    assert browser.find_element("id", "chat").get_attribute("data-vapid-key") == public
+    click(browser, browser.find_element("id", "notify-push"))
+    wait_for(browser, lambda d: registered_scope(d) == live.url + "/", message="sw at /")
+    wait_for(
+        browser,
+        lambda d: d.find_element("id", "notify-status").text,
+        timeout=40,
+        message="told why push could not be turned on",
+    )
+    assert browser.find_element("id", "notify-status").text == (
+        "Push could not be turned on: the browser's push service did not answer (try again later)"
+    )
+    assert pressed(browser, "#notify-push") == "false"
+
+
+def test_without_vapid_keys_the_push_switch_says_push_is_off(servers, browser):
+    live = servers.start(VAPID_PUBLIC_KEY="", VAPID_PRIVATE_KEY="")
+    live.create_users(["grace"], DEMO_PASSWORD)
+    permit_notifications(browser, live.url)
+    enter_room(browser, live.url, "grace", "cats")
+    click(browser, browser.find_element("id", "notify-push"))
+    wait_for(
+        browser,
+        lambda d: (
+            d.find_element("id", "notify-status").text
+            == "Push notifications are off on this server (it has no VAPID keys)."
+        ),
+        message="push off explained",
+    )
+    assert pressed(browser, "#notify-push") == "false"
+    assert registered_scope(browser) is None

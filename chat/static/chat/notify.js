@@ -36,6 +36,7 @@
   var BLOCKED = "Notifications are blocked for this site. Allow them in the browser's " +
     "site settings (the icon before the address), then press Desktop again.";
   var UNSUPPORTED = "This browser cannot show notifications.";
+  var SUBSCRIBE_WAIT = 15000;  // ms a push subscription may take
 
   function stored(key) {
     try {
@@ -258,6 +259,21 @@
     return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
   }
 
+  /* `promise`, or a failure saying `why` after `ms` (a browser whose push
+   * service cannot be reached may never settle it). */
+  function withinTime(promise, ms, why) {
+    return new Promise(function (resolve, reject) {
+      var timer = window.setTimeout(function () { reject(new Error(why)); }, ms);
+      promise.then(function (value) {
+        window.clearTimeout(timer);
+        resolve(value);
+      }, function (error) {
+        window.clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
   /* The server's VAPID public key (base64url) as pushManager.subscribe takes it. */
   function keyBytes(base64url) {
     var text = window.atob(base64url.replace(/-/g, "+").replace(/_/g, "/") +
@@ -322,8 +338,9 @@
       return navigator.serviceWorker.ready;
     }).then(function (registration) {
       return registration.pushManager.getSubscription().then(function (known) {
-        return known || registration.pushManager.subscribe(
-          { userVisibleOnly: true, applicationServerKey: keyBytes(self.vapidKey) });
+        return known || withinTime(registration.pushManager.subscribe(
+          { userVisibleOnly: true, applicationServerKey: keyBytes(self.vapidKey) }),
+          SUBSCRIBE_WAIT, "the browser's push service did not answer (try again later)");
       });
     }).then(function (subscription) {
       self.socket.emit("push_subscribe", subscription.toJSON(), function (answer) {
