@@ -7,7 +7,8 @@ it checks the VAPID ``Authorization`` header as a real push service does
 name this service's origin, expire within 24 h and give a contact) and
 decrypts the body with the subscription's private key and auth secret
 (http_ece, RFC 8291 aes128gcm): what arrived is kept as ``Arrival``s. It
-answers as the subscription's ``answer`` says: 201, 404 or 410, or never
+answers as the subscription's ``answer`` says: 201, 404 or 410, the same
+after a delay (``"201 after 2"``: a slow service, for the benchmark), or never
 (``"hang"``: the connection stays open without a byte until the service
 stops).
 """
@@ -15,10 +16,12 @@ stops).
 import base64
 import json
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import http_ece
 from cryptography.hazmat.primitives import serialization
@@ -48,7 +51,7 @@ class Subscription:
     """A browser's subscription: its endpoint, and the keys only it holds."""
 
     endpoint: str
-    answer: str  # "201", "404", "410" or "hang"
+    answer: str  # "201", "404", "410", "201 after 2" (seconds) or "hang"
     key: ec.EllipticCurvePrivateKey = field(
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
     )
@@ -173,8 +176,42 @@ class PushService:
                 if subscription.answer == "hang":
                     service.released.wait()  # never answers while the test runs
                     return
-                self.send_response(int(subscription.answer) if vapid_ok else 403)
+                status, _, delay = subscription.answer.partition(" after ")
+                if delay:  # a slow push service: "201 after 2" (seconds)
+                    service.released.wait(float(delay))
+                self.send_response(int(status) if vapid_ok else 403)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
         return Handler
+
+
+def serve_slow(delay, ready):
+    """A push service that answers every push 201 after ``delay`` seconds and
+    checks nothing (the benchmark's, in a process of its own: bench/push_load.py).
+    Writes its URL to ``ready`` (a file), then counts pushes in ``ready``.count."""
+    count = [0]
+    lock = threading.Lock()
+
+    class Slow(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(delay)
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            with lock:
+                count[0] += 1
+                Path(f"{ready}.count").write_text(str(count[0]))
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    Path(ready).write_text(f"http://127.0.0.1:{server.server_address[1]}")
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    serve_slow(float(sys.argv[1]), sys.argv[2])
