@@ -35,6 +35,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	@echo "wrote .env with a new random SECRET_KEY"
 
 setup: $(VENV)/.runtime .env
+	@$(PY) scripts/ensure-vapid-keys .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py create_demo_users

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from account import throttle
 from account.forms import LoginForm, SignupForm
 from account.http import json_error, json_post_only
+from chat.notify import push
 from d09.client_address import client_address
 
 
@@ -102,6 +103,52 @@ def signup_view(request):
     response = _signed_in_response(request, user.get_username())
     throttle.remember_browser(response, user.get_username())  # as after a login
     return response
+
+
+# -- devices that get Web Push (chat.notify.push) ---------------------------------
+
+
+@require_GET
+def devices_view(request):
+    """``{"ok": true, "push": bool, "devices": [{"id", "name", "created"}]}``."""
+    if not request.user.is_authenticated:
+        return json_error(401, "Log in to see your devices.")
+    devices = [
+        {**device, "created": device["created"].isoformat()}
+        for device in push.devices_of(request.user.pk)
+    ]
+    return JsonResponse({"ok": True, "push": push.sender() is not None, "devices": devices})
+
+
+def _users_device(request, device_id):
+    if not request.user.is_authenticated:
+        return None, json_error(401, "Log in to manage your devices.")
+    device = push.device_of(request.user.pk, device_id)
+    if device is None:
+        return None, json_error(404, "There is no such device.")
+    return device, None
+
+
+@json_post_only
+def device_test_view(request, device_id):
+    """Send a test notification to one of the user's devices."""
+    device, refusal = _users_device(request, device_id)
+    if refusal:
+        return refusal
+    if push.sender() is None:
+        return json_error(503, push.PUSH_OFF)
+    push.sender().send_test(device.pk)
+    return JsonResponse({"ok": True})
+
+
+@json_post_only
+def device_remove_view(request, device_id):
+    """Forget one of the user's devices: it gets no more pushes."""
+    device, refusal = _users_device(request, device_id)
+    if refusal:
+        return refusal
+    device.delete()
+    return JsonResponse({"ok": True})
 
 
 def csrf_failure(request, reason=""):

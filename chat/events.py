@@ -33,6 +33,8 @@ from chat.limits import (
 )
 from chat.lobby import NAMESPACE as LOBBY
 from chat.lobby import Lobby
+from chat.notify import levels, push
+from chat.notify.notifier import Notifier
 from chat.payloads import Refused, Schema, echo
 from chat.rooms import Rooms
 from chat.sessions import ACCOUNT_INACTIVE, NO_LONGER_MEMBER, ConnectionRegistry
@@ -52,6 +54,14 @@ WORKER = "worker"  # the one key of the worker-wide budget
 RETRY_SOON = 2  # seconds: database or Redis trouble usually passes
 PENDING_ADDRESS = "d09.pending_address"  # environ key: a session not logged in yet
 EMPTY = Schema(not_an_object="Send an empty object: {}.")
+VISIBILITY = Schema(
+    not_an_object='Send {"visible": true | false}.',
+    fields={"visible": lambda value: value if isinstance(value, bool) else _not_bool()},
+)
+
+
+def _not_bool():
+    raise Refused('"visible" must be true or false.')
 
 
 @dataclass
@@ -60,6 +70,7 @@ class Chat:
 
     rooms: Rooms = None  # set once the server exists (d09.runtime.app)
     lobby: Lobby = None
+    notifier: Notifier = None  # chat.notify.notifier: levels, notifications, pushes
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     message_limit: RateLimiter = field(default_factory=message_limiter)
     typing_limit: RateLimiter = field(default_factory=typing_limiter)
@@ -178,6 +189,7 @@ def connect(chat, sid, environ, auth=None):
     chat.logged_in(environ)
     refuse_if_limited(chat.connect_limit, member.user_id, TOO_MANY_CONNECTIONS)
     chat.rooms.join(sid, member, request.after, request.since)
+    chat.notifier.joined(sid, member)
 
 
 @handles("connect", namespace=LOBBY, database_error=UNAVAILABLE)
@@ -199,6 +211,7 @@ def lobby_disconnect(chat, sid, reason=None):
 @handles("disconnect")
 def disconnect(chat, sid, reason=None):
     """Leave the room; it hears of it when that was the user's last connection."""
+    chat.notifier.left(sid)
     chat.rooms.leave(sid, reason)
 
 
@@ -212,6 +225,7 @@ def message(chat, sid, *payload):
     message, stored = chat.rooms.post(member, fields["text"], fields["client_message_id"])
     if not stored:
         return {"ok": True, "id": message["id"], "duplicate": True}
+    chat.notifier.posted(message)
     return {"ok": True, "id": message["id"]}
 
 
@@ -282,6 +296,51 @@ def older(chat, sid, *payload):
         member.room_id, member.room_slug, request["before"], request["limit"]
     )
     return {"ok": True, "messages": page, "more": more}
+
+
+@handles("notification_level")
+def notification_level(chat, sid, *payload):
+    """Choose what to be told of in this room: ``{"level": "all" | "mentions" |
+    "none"}``; every tab of the user gets ``notification_level``."""
+    member = chat.member(sid)
+    level = levels.SET_LEVEL.validate(*payload)["level"]
+    return {"ok": True, "level": chat.notifier.set_level(member, level)}
+
+
+@handles("visibility")
+def visibility(chat, sid, *payload):
+    """The page's tab is visible or not (``{"visible": bool}``): no push of
+    this room to the user while one of their tabs shows it."""
+    member = chat.member(sid)
+    visible = VISIBILITY.validate(*payload)["visible"]
+    chat.notifier.visibility(sid, member, visible)
+    return {"ok": True}
+
+
+@handles("push_subscribe")
+def push_subscribe(chat, sid, *payload):
+    """Keep this browser's push subscription (``PushSubscription.toJSON()``)
+    as a device of the user; ack ``{"ok": true, "device": id}``."""
+    member = chat.member(sid)
+    if chat.notifier.push is None:
+        raise Refused(push.PUSH_OFF)
+    subscription = push.SUBSCRIPTION.validate(*payload)
+    device = push.subscribe(member.user_id, subscription, member_agent(chat, sid))
+    return {"ok": True, "device": device.pk}
+
+
+@handles("push_unsubscribe")
+def push_unsubscribe(chat, sid, *payload):
+    """Forget this browser's push subscription ``{"endpoint": url}``."""
+    member = chat.member(sid)
+    push.unsubscribe(member.user_id, push.UNSUBSCRIBE.validate(*payload)["endpoint"])
+    return {"ok": True}
+
+
+def member_agent(chat, sid):
+    """The connection's User-Agent, to name the device on the account page."""
+    environ = chat.rooms.server.get_environ(sid) or {}
+    return str(environ.get("HTTP_USER_AGENT", ""))
 
 
 @handles("read")

@@ -5,6 +5,7 @@ Socket.IO namespace ``/lobby`` (README, "Event API")."""
 from chat import access, reading
 from chat.connection import find_room
 from chat.models import Room
+from chat.notify import levels
 from chat.payloads import Refused
 
 NAMESPACE = "/lobby"
@@ -31,13 +32,15 @@ class Lobby:
         directs = access.direct_rooms(visitor.user_id, visitor.username)
         newest = reading.newest_ids(visible)
         newest.update({room.slug: room.newest or 0 for room in directs})
-        rooms = [self.entry(room, room.name, unread, newest) for room in visible] + [
-            self.entry(room, room.other, unread, newest) for room in directs
+        chosen = levels.levels_of(visitor.user_id, [*visible, *directs])
+        rooms = [self.entry(room, room.name, unread, newest, chosen) for room in visible] + [
+            self.entry(room, room.other, unread, newest, chosen) for room in directs
         ]
         self.server.emit("rooms", rooms, to=sid, namespace=NAMESPACE, ignore_queue=True)
 
-    def entry(self, room, title, unread, newest):
-        """One room of a user's list, as ``rooms`` and ``room_added`` carry it."""
+    def entry(self, room, title, unread, newest, chosen):
+        """One room of a user's list, as ``rooms`` and ``room_added`` carry it
+        (``chosen``: the user's notification levels by slug)."""
         return {
             "room": room.slug,
             "name": title,
@@ -48,6 +51,8 @@ class Lobby:
             # The newest message counted: an `activity` at or below it came
             # before this list (through Redis it may arrive after it).
             "newest": newest.get(room.slug, 0),
+            # "none": the list shows the room muted (chat.notify.levels).
+            "level": chosen.get(room.slug) or levels.default_level(room.kind),
         }
 
     def audience(self, slug):
@@ -106,7 +111,7 @@ class Lobby:
         title = access.title_for(room, user.get_username())
         unread = {room.slug: reading.unread_count(user.pk, room.pk)}
         newest = {room.slug: reading.newest_id(room.pk)}
-        entry = self.entry(room, title, unread, newest)
+        entry = self.entry(room, title, unread, newest, levels.levels_of(user.pk, [room]))
         self.server.emit("room_added", entry, to=own_room(user.pk), namespace=NAMESPACE)
 
     def room_removed(self, user_id, slug):

@@ -196,3 +196,53 @@ class Mute(models.Model):
 
     def __str__(self):
         return f"{self.user} muted in {self.room} until {self.until:%Y-%m-%d %H:%M}"
+
+
+class NotificationLevel(models.Model):
+    """What a user wants to be told of in one room (chat.notify.levels).
+
+    Only choices that differ from the room kind's default need a row (open
+    rooms have no memberships to hang a level on); a row equal to the default
+    is deleted when set."""
+
+    class Level(models.TextChoices):
+        ALL = "all", "All messages"
+        MENTIONS = "mentions", "Mentions only"
+        NONE = "none", "Nothing"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_notification_levels"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="notification_levels")
+    level = models.CharField(max_length=8, choices=Level.choices)
+
+    class Meta:
+        constraints = [
+            # Also the index of "who wants every message of this room".
+            models.UniqueConstraint(fields=["room", "user"], name="chat_notification_level_once"),
+        ]
+        indexes = [models.Index(fields=["user", "room"], name="chat_notification_by_user")]
+
+    def __str__(self):
+        return f"{self.user} in {self.room}: {self.level}"
+
+
+class PushSubscription(models.Model):
+    """One device (a browser's push subscription) of a user: where Web Push
+    messages for them go (chat.notify.push)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_push_subscriptions"
+    )
+    # The push service's URL for this browser: unique, it names the device.
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)  # the browser's public key (base64url)
+    auth = models.CharField(max_length=50)  # the shared authentication secret (base64url)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created"]
+
+    def __str__(self):
+        return f"{self.user}'s device {self.pk}"

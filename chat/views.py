@@ -11,6 +11,7 @@ from chat import access, reading
 from chat.forms import MemberForm, RoomForm
 from chat.messages import MAX_MESSAGE_LENGTH
 from chat.models import Room
+from chat.notify import push
 
 
 @require_http_methods(["GET", "POST"])
@@ -100,5 +101,18 @@ def render_room(request, room, member_error=None, status=200):
         "member_error": member_error,
         "max_length": MAX_MESSAGE_LENGTH,
         "edit_minutes": settings.MESSAGE_EDIT_MINUTES,
+        # Empty when push is off: the page says so instead of subscribing.
+        "vapid_public_key": settings.VAPID_PUBLIC_KEY if push.sender() else "",
     }
     return render(request, "chat/room.html", context, status=status)
+
+
+@require_GET
+def service_worker(request):
+    """``/sw.js``: the service worker that shows Web Push notifications
+    (chat/templates/chat/sw.js), served from the site's root so that its
+    scope is the whole site; never cached for long (browsers check it)."""
+    response = render(request, "chat/sw.js", content_type="text/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -327,3 +327,22 @@ LOGGING = {
         "socketio.server": {"level": "WARNING"},
     },
 }
+
+# Web Push (chat/notify/push.py): the server's VAPID key pair, base64url as
+# browsers take them (the public key: an uncompressed P-256 point; the private
+# key: its 32 bytes). Without both, push is off and the page says so. `make run`
+# writes a pair into .env (scripts/ensure-vapid-keys).
+VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:admin@localhost")
+# Pushes in flight at once per worker, seconds each may wait for the push
+# service (per socket operation), and pushes waiting for a free sender (more
+# are dropped and logged: a dead push service must not grow memory).
+PUSH_CONCURRENCY = max(1, env_int("PUSH_CONCURRENCY", 10))
+PUSH_TIMEOUT = max(1, env_int("PUSH_TIMEOUT", 10))
+PUSH_QUEUE = max(1, env_int("PUSH_QUEUE", 1000))
+# Devices (push subscriptions) one user may have.
+PUSH_DEVICES_PER_USER = env_int("PUSH_DEVICES_PER_USER", 10)
+# Accept push endpoints over plain http (a push service on loopback, in tests);
+# real push services are https only.
+PUSH_INSECURE_ENDPOINTS = env_bool("PUSH_INSECURE_ENDPOINTS", False)

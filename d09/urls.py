@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from account.throttle import login_refusal, throttled_login
+from chat import views as chat_views
 
 
 def _admin_login_refused(request, attempt):
@@ -16,6 +17,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:index", permanent=False)),
     path("", include("account.urls")),
     path("chat/", include("chat.urls")),
+    # The service worker of Web Push: at the root, so that its scope is "/".
+    path("sw.js", chat_views.service_worker, name="service-worker"),
     # The admin's own login view, counted by the same throttle as the account API
     # (same usernames, same addresses). Listed first, so it wins over admin.site.urls.
     path("admin/login/", throttled_login(_admin_login_refused)(admin.site.login)),

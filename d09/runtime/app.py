@@ -45,6 +45,9 @@ def create_server(async_mode, backend):
     from chat.limits import frame_limiter
     from chat.lobby import NAMESPACE as LOBBY
     from chat.lobby import Lobby
+    from chat.notify import watching
+    from chat.notify.notifier import Notifier
+    from chat.notify.push import push_sender
     from chat.rooms import Rooms
     from d09.runtime.server import ChatServer
 
@@ -70,6 +73,7 @@ def create_server(async_mode, backend):
     chat.lobby = Lobby(server, backend.presence)
     chat.rooms = Rooms(server, backend, chat.registry, chat.lobby)
     server.chat = chat  # for the drain of a stopping worker (d09/runtime/drain.py)
+    chat.notifier = Notifier(server, push_sender(server), watching.create(backend.presence))
     server.register_namespace(ChatNamespace(chat))
     server.register_namespace(ChatNamespace(chat, namespace=LOBBY))
     return server, chat

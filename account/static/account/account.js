@@ -79,6 +79,7 @@
     resetForms();
     $("#logged-out").prop("hidden", true);
     $("#logged-in").prop("hidden", false);
+    loadDevices();
   }
 
   function showLoggedOut() {
@@ -104,6 +105,56 @@
           $button.prop("disabled", false);
         });
     });
+  }
+
+  /* -- devices that get push notifications (#devices) -- */
+
+  var $devices = $("#devices");
+
+  function deviceUrl(key, id) {
+    return String($devices.data(key)).replace("/0/", "/" + encodeURIComponent(id) + "/");
+  }
+
+  function showDevices(answer) {
+    var $list = $("#device-list").empty();
+    $("#push-off").prop("hidden", !!answer.push);
+    $("#no-devices").prop("hidden", !answer.push || answer.devices.length > 0);
+    $.each(answer.devices, function (_, device) {
+      var $item = $("<li class='list-group-item d-flex flex-wrap align-items-center gap-2 device'></li>")
+        .attr("data-device", String(device.id));
+      $("<span class='device-name flex-grow-1'></span>").text(device.name).appendTo($item);
+      $("<small class='text-body-secondary'></small>")
+        .text("added " + new Date(device.created).toLocaleDateString()).appendTo($item);
+      $("<button type='button' class='btn btn-sm btn-outline-primary device-test'></button>")
+        .text("Send a test notification").prop("disabled", !answer.push).appendTo($item);
+      $("<button type='button' class='btn btn-sm btn-outline-danger device-remove'></button>")
+        .text("Remove").attr("aria-label", "Remove " + device.name).appendTo($item);
+      $item.appendTo($list);
+    });
+  }
+
+  function loadDevices() {
+    $.ajax({ url: $devices.data("devices-url"), dataType: "json" }).done(showDevices);
+  }
+
+  $devices.on("click", ".device-test, .device-remove", function () {
+    var remove = $(this).hasClass("device-remove");
+    var id = $(this).closest(".device").attr("data-device");
+    var $status = $("#device-status").text("");
+    post(deviceUrl(remove ? "remove-url" : "test-url", id), {})
+      .done(function () {
+        $status.text(remove ? "Removed." : "Sent: it should show on that device in a moment.");
+        if (remove) {
+          loadDevices();
+        }
+      })
+      .fail(function (xhr) {
+        $status.text((xhr.responseJSON && xhr.responseJSON.error) || "That did not work, please try again.");
+      });
+  });
+
+  if (!$("#logged-in").prop("hidden")) {
+    loadDevices();
   }
 
   bindForm("#login-form", "#login-errors", "login-url");

@@ -15,6 +15,7 @@
  *   people.js      #users and its "3 online" toggle on phones; staff: muting
  *   members.js     a private room's #members panel, kept current
  *   viewport.js    phones: the room fits above the on-screen keyboard
+ *   notify.js      #notify: the room's notification level, desktop notifications
  *
  * The page's state is `state`, and how the page looks for each phase of the
  * connection is decided in one place, enter(). Every line the reader types
@@ -247,6 +248,7 @@
     if (!document.hidden) {
       state.unseenWhileHidden = 0;
       document.title = state.title;
+      notify.seen();  // the room is read: its notification goes
     }
   });
 
@@ -389,6 +391,34 @@
     }
   });
 
+  var notify = chat.notify(socket, {
+    room: state.room, $controls: $("#notify"), vapidKey: String($chat.attr("data-vapid-key") || "")
+  });
+
+  /* Show message `id` if the page holds it (a notification's click, #m<id>). */
+  chat.showMessage = function (id) {
+    var $line = $box.children(".message").filter(function () {
+      return this.getAttribute("data-id") === String(id);
+    });
+    if (!$line.length) {
+      return false;
+    }
+    $box.children(".chat-target").removeClass("chat-target");
+    $line.addClass("chat-target");
+    scroll.openAt($line[0]);
+    return true;
+  };
+
+  /* Opened at a message (/chat/<room>/#m<id>): there, if the history holds it. */
+  function openAtHash() {
+    var at = /^#m(\d+)$/.exec(window.location.hash);
+    if (at) {
+      chat.showMessage(Number(at[1]));
+    }
+  }
+
+  $(window).on("hashchange", openAtHash);
+
   socket.on("connect", function () {
     state.restarting = false;
     enter("connected");
@@ -424,6 +454,9 @@
       scroll.openAt($divider[0]);
     }
     enter("ready");
+    if (entering) {
+      openAtHash();
+    }
     reading.check();
   });
 

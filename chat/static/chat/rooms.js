@@ -6,7 +6,8 @@
  * none), kept live over the Socket.IO namespace /lobby (README, "Event API"):
  *
  *   rooms        [{room, name, kind,       every room's counts, on connecting
- *                 online, unread, newest}]  (newest: the newest message id counted)
+ *                 online, unread, newest,   (newest: the newest message id counted;
+ *                 level}]                   level: "none" shows the room muted)
  *   online       {room, count}             a room's number of people changed
  *   activity     {room, id, user}          a new message in an open room: one more
  *                                          unread, unless the reader wrote it
@@ -19,6 +20,8 @@
  *   room_added   {room, name, kind, online, the reader became a member (a private
  *                 unread, newest}           room, a direct conversation): shown
  *   room_removed {room}                    the reader may no longer see it: gone
+ *   notification_level {room, level}       the reader changed a room's level in
+ *                                          some tab: "none" shows .room-muted
  *
  * Each room's item holds its state: data-unread ("" for a room the reader
  * never opened: nothing counts there) and data-newest (the newest message id
@@ -124,8 +127,24 @@
     return $item;
   }
 
+  /* A room whose notification level is "none" shows "muted". */
+  function setLevel($item, level) {
+    if (typeof level !== "string") {
+      return;
+    }
+    $item.attr("data-level", level);
+    var $badge = $item.children(".room-muted");
+    if (level !== "none") {
+      $badge.remove();
+    } else if (!$badge.length) {
+      $("<span class='room-muted badge text-bg-light border'></span>").text("muted")
+        .attr("title", "No notifications from this room").appendTo($item);
+    }
+  }
+
   /* A room's counts as `rooms` and `room_added` carry them. */
   function setCounts($item, room) {
+    setLevel($item, room.level);
     if (typeof room.online === "number") {
       setOnline($item, room.online);
     }
@@ -140,6 +159,8 @@
   }
 
   var socket = $.socketio({ namespace: "/lobby" });
+  // The list reads no room: messages that match a level are notified here too.
+  window.d09Chat.notify(socket, { room: null });
 
   socket.on("rooms", function (list) {
     $.each(Array.isArray(list) ? list : [], function (_, room) {
@@ -197,6 +218,13 @@
     }
     var $item = item(room.room);
     setCounts($item.length ? $item : addItem(room), room);
+  });
+
+  // The reader changed a room's level in some tab.
+  socket.on("notification_level", function (data) {
+    if (data && data.room !== undefined) {
+      setLevel(item(data.room), data.level);
+    }
   });
 
   socket.on("room_removed", function (data) {
