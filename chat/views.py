@@ -52,7 +52,14 @@ def room_page(request, slug):
     room = access.room_for_page(request.user, slug)
     if room is None:
         raise Http404("No such room.")
-    return render_room(request, room)
+    return render_room(request, room, at=_message_id(request.GET.get("at")))
+
+
+def _message_id(value):
+    """``?at=<id>``: open the room at that message (a search result), else None."""
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 18:
+        return None
+    return int(value) or None
 
 
 @require_GET
@@ -87,7 +94,7 @@ def room_members(request, slug):
     return render_room(request, room, member_error=error, status=400)
 
 
-def render_room(request, room, member_error=None, status=200):
+def render_room(request, room, member_error=None, status=200, at=None):
     username = request.user.get_username()
     members = None
     if room.kind == Room.Kind.PRIVATE:
@@ -101,6 +108,7 @@ def render_room(request, room, member_error=None, status=200):
         "member_error": member_error,
         "max_length": MAX_MESSAGE_LENGTH,
         "edit_minutes": settings.MESSAGE_EDIT_MINUTES,
+        "at": at,
     }
     return render(request, "chat/room.html", context, status=status)
 

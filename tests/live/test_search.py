@@ -130,3 +130,47 @@ def test_the_chat_is_answered_while_searches_run(servers):
     assert len(latencies) >= 10, (latencies, durations)
     median = sorted(latencies)[len(latencies) // 2]
     assert median < min(durations) / 4, (latencies, durations)
+
+
+# -- "newer": a room opened at a message goes down to the live end ---------------------------
+
+
+def test_newer_pages_go_down_to_the_live_end(server, alice_session, fresh_room, clients):
+    chat = clients.open(alice_session, fresh_room)
+    sent = [chat.post(f"line {n}") for n in range(5)]
+    first = chat.call({"after": sent[0], "limit": 2}, event="newer")
+    assert first["ok"] and first["more"] is True
+    assert [m["id"] for m in first["messages"]] == sent[1:3]
+    last = chat.call({"after": sent[2], "limit": 2}, event="newer")
+    assert [m["id"] for m in last["messages"]] == sent[3:5] and last["more"] is False
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (None, "Ask for newer messages with"),
+        ("x", "Ask for newer messages with"),
+        ({"after": "1", "limit": 5}, '"after" must be a message id'),
+        ({"after": -1, "limit": 5}, '"after" must be a message id'),
+        ({"after": True, "limit": 5}, '"after" must be a message id'),
+        ({"after": 1, "limit": 101}, '"limit" must be a whole number from 1 to 100'),
+        ({"after": 1, "limit": 0}, '"limit" must be a whole number from 1 to 100'),
+        ({"after": 1, "limit": 5, "extra": 1}, "Unexpected field"),
+        ({"after": 1}, "limit"),
+    ],
+)
+def test_newer_refuses_bad_requests_clearly(
+    server, bob_session, fresh_room, clients, payload, error
+):
+    chat = clients.open(bob_session, fresh_room)
+    answer = chat.call(payload, event="newer")
+    assert answer["ok"] is False and error in answer["error"], answer
+
+
+def test_newer_is_within_the_history_budget(servers, clients):
+    server = servers.start(HISTORY_RATE_BURST="3", HISTORY_RATE_PER_MINUTE="60")
+    chat = clients.open(login(server.url, "bob", DEMO_PASSWORD), "general", server=server)
+    answers = [chat.call({"after": 0, "limit": 1}, event="newer") for _ in range(4)]
+    assert [answer["ok"] for answer in answers] == [True, True, True, False]
+    assert "Too many requests" in answers[-1]["error"]
+    assert chat.send("still chatting")["ok"]
