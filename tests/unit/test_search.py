@@ -353,3 +353,37 @@ def test_the_room_list_and_room_pages_have_the_search_box(alice_client, team):
         assert 'class="form-control form-control-sm search-box"' in html
     room_html = alice_client.get(reverse("chat:room", args=[team.slug])).content.decode()
     assert f'name="room" value="{team.slug}"' in room_html
+
+
+# -- opening a result: the room page at a message, and "newer" -------------------------------
+
+
+def test_newer_gives_the_page_after_a_message_and_whether_more_follow(alice, general):
+    from chat import reading
+
+    posted = [post(alice, general, f"n{n}").pk for n in range(5)]
+    page, more = reading.newer(general.pk, general.slug, posted[0], 2)
+    assert [m["id"] for m in page] == posted[1:3] and more
+    page, more = reading.newer(general.pk, general.slug, posted[2], 2)
+    assert [m["id"] for m in page] == posted[3:5] and not more
+
+
+def test_newer_leaves_deleted_messages_out(alice, general):
+    from chat import reading
+
+    first, gone, last = (post(alice, general, text) for text in ("a", "b", "c"))
+    messages.delete_message(gone)
+    page, more = reading.newer(general.pk, general.slug, first.pk, 10)
+    assert [m["id"] for m in page] == [last.pk] and not more
+
+
+@pytest.mark.parametrize(
+    ("at", "attribute"),
+    [("42", 'data-at="42"'), ("0", None), ("-1", None), ("x", None), ("²", None), ("9" * 30, None)],
+)
+def test_the_room_page_takes_the_message_to_open_at(alice_client, at, attribute):
+    html = alice_client.get(reverse("chat:room", args=["general"]) + "?at=" + at).content.decode()
+    if attribute:
+        assert attribute in html
+    else:
+        assert "data-at=" not in html
