@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -145,6 +147,7 @@ def search_page(request):
         if room is None:
             raise Http404("No such room.")
     context = {"q": text, "room": room, "found": None, "error": None}
+    context["everywhere_query"] = urlencode({"q": text})
     status = 200
     if text.strip():
         status = _search_into(context, request, text, room)

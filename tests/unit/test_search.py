@@ -387,3 +387,8 @@ def test_the_room_page_takes_the_message_to_open_at(alice_client, at, attribute)
         assert attribute in html
     else:
         assert "data-at=" not in html
+
+
+def test_a_room_s_results_link_to_every_room(alice_client, alice, general):
+    html = alice_client.get(search_url(q="a b", room="general")).content.decode()
+    assert 'id="search-everywhere" href="?q=a+b"' in html
