@@ -1250,20 +1250,9 @@ def detail(r):
     if len(r["phases"]) > 1 and r["phases"][0].get("label"):
         first = r["phases"][0]
         text = f"{p.get('label')}: {text}; {first['label']}: p99 {first['latency_ms']['p99']} ms"
-    if p.get("logins"):
-        lg = p["logins"]
-        text += (
-            f"; logins: {lg['ok']} ok / {lg['started']} started, {lg['failed']} failed, "
-            f"{lg['completed_per_s_in_phase']}/s done in the phase, latency p50 "
-            f"{lg['latency_ms']['p50']} p99 {lg['latency_ms']['p99']} ms"
-        )
-    if p.get("searches"):
-        sr = p["searches"]
-        text += (
-            f"; searches: {sr['ok']} ok / {sr['started']} started, {sr['failed']} failed "
-            f"{sr['errors'] or ''}, latency p50 {sr['latency_ms']['p50']} "
-            f"p99 {sr['latency_ms']['p99']} ms"
-        )
+    for kind in ("logins", "searches"):
+        if p.get(kind):
+            text += open_loop_note(kind, p[kind])
     if p.get("flood"):
         f = p["flood"]
         text += f"; flooder: {f['frames_sent']} frames ({f['frames_per_s']}/s), {cut_note(f)}"
@@ -1282,6 +1271,16 @@ def detail(r):
     if counts.get("WORKER TIMEOUT"):
         text += f"; **worker killed by gunicorn: WORKER TIMEOUT x{counts['WORKER TIMEOUT']}**"
     return text
+
+
+def open_loop_note(kind, report):
+    """ "; logins: ...": what the phase's open loop of requests got."""
+    errors = f" {report['errors']}" if report["errors"] else ""
+    return (
+        f"; {kind}: {report['ok']} ok / {report['started']} started, {report['failed']} "
+        f"failed{errors}, {report['completed_per_s_in_phase']}/s done in the phase, latency "
+        f"p50 {report['latency_ms']['p50']} p99 {report['latency_ms']['p99']} ms"
+    )
 
 
 def cut_note(report):
@@ -1464,6 +1463,13 @@ def run_db_stall():
             Path(f"{copy}{suffix}").unlink()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{copy}", "SECRET_KEY": SECRET_KEY}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = db_stall(env)
+    print("db stall:", json.dumps(result), flush=True)
+    return result
+
+
+def db_stall(env):
+    """bench/db_stall.py's figures on the database of ``env``, pinned like the servers."""
     out = subprocess.run(
         ["taskset", "-c", SERVER_CORE, str(VENV_BIN / "python"), str(BENCH / "db_stall.py")],
         cwd=ROOT,
@@ -1472,9 +1478,7 @@ def run_db_stall():
         capture_output=True,
         text=True,
     ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    print("db stall:", json.dumps(result), flush=True)
-    return result
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def db_table(stall):

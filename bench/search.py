@@ -38,7 +38,6 @@ WORK = BENCH / ".work"
 SQLITE_COPY = WORK / "search-1m.sqlite3"
 MESSAGES = 1_000_000
 ROOMS = [f"bench-{r}" for r in range(100)]
-SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdefghijklmnop"
 
 TEAM_WORDS = [
     "the",
@@ -215,9 +214,9 @@ def ids(cursor, mark):
 
 
 def django_env(url):
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET_KEY}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return env
+    from run import server_env  # run.py imports this module: not at the top
+
+    return server_env(url)
 
 
 # -- measuring (in a process of its own: Django set up on the database) ------------------
@@ -285,18 +284,12 @@ def posting_cost(url, sessions):
     """bench/db_stall.py's figures (a message stored as the handler stores it)
     with the search index, then without it (SQLite: its triggers dropped;
     PostgreSQL: the column and its GIN index dropped), then the index back."""
+    from run import db_stall
+
     env = {**django_env(url), "BENCH_SESSIONS": str(sessions)}
 
     def stall():
-        out = subprocess.run(
-            ["taskset", "-c", "0", sys.executable, str(BENCH / "db_stall.py")],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        return json.loads(out.strip().splitlines()[-1])["store_message_in_handler"]
+        return db_stall(env)["store_message_in_handler"]
 
     with_index = stall()
     toggle_index(url, on=False)

@@ -27,26 +27,22 @@ POSTGRES_REMOVE = [
 ]
 
 
-def add_index(apps, schema_editor):
-    from chat.search import sqlite
+def _index(postgres_statements, sqlite_change):
+    def change(apps, schema_editor):
+        from chat.search import sqlite
 
-    with schema_editor.connection.cursor() as cursor:
-        if schema_editor.connection.vendor == "postgresql":
-            for statement in POSTGRES_ADD:
-                cursor.execute(statement)
-        elif schema_editor.connection.vendor == "sqlite":
-            sqlite.install(cursor)
+        with schema_editor.connection.cursor() as cursor:
+            if schema_editor.connection.vendor == "postgresql":
+                for statement in postgres_statements:
+                    cursor.execute(statement)
+            elif schema_editor.connection.vendor == "sqlite":
+                getattr(sqlite, sqlite_change)(cursor)
+
+    return change
 
 
-def remove_index(apps, schema_editor):
-    from chat.search import sqlite
-
-    with schema_editor.connection.cursor() as cursor:
-        if schema_editor.connection.vendor == "postgresql":
-            for statement in POSTGRES_REMOVE:
-                cursor.execute(statement)
-        elif schema_editor.connection.vendor == "sqlite":
-            sqlite.uninstall(cursor)
+add_index = _index(POSTGRES_ADD, "install")
+remove_index = _index(POSTGRES_REMOVE, "uninstall")
 
 
 def move_search_room(apps, schema_editor):

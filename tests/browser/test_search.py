@@ -73,6 +73,28 @@ def ids_shown(driver):
     )
 
 
+def scroll_to_bottom(driver):
+    driver.execute_script(
+        "var box = document.getElementById('messages'); box.scrollTop = box.scrollHeight;"
+        "box.dispatchEvent(new Event('scroll'));"
+    )
+
+
+def scroll_down_for_a_page(driver):
+    """Scroll the box to its bottom, as a reader would; wait for newer messages."""
+    count = len(ids_shown(driver))
+    scroll_to_bottom(driver)
+    wait_for(driver, lambda d: len(ids_shown(d)) > count, message="a newer page")
+
+
+def open_at(driver, server, room, message_id):
+    """alice's page of ``room`` opened at ``message_id`` (a search result's link)."""
+    log_in(driver, server.url, "alice")
+    driver.get(f"{server.url}/chat/{room}/?at={message_id}")
+    wait_for(driver, lambda d: d.find_elements("css selector", "#messages .message-target"))
+    return driver
+
+
 def test_find_by_word_phrase_and_author_then_open_in_context(server, browsers, fresh_room):
     word, other = f"zx{uuid.uuid4().hex[:8]}", f"qy{uuid.uuid4().hex[:8]}"
     fill(server, fresh_room, [("carol", f"before {n}") for n in range(20)])
@@ -131,12 +153,7 @@ def test_find_by_word_phrase_and_author_then_open_in_context(server, browsers, f
     # Down to the live end, a page at a time as the reader scrolls.
     pages = 0
     while ids[-1] not in ids_shown(alice):
-        count = len(ids_shown(alice))
-        alice.execute_script(
-            "var box = document.getElementById('messages'); box.scrollTop = box.scrollHeight;"
-            "box.dispatchEvent(new Event('scroll'));"
-        )
-        wait_for(alice, lambda d, c=count: len(ids_shown(d)) > c, message="a newer page")
+        scroll_down_for_a_page(alice)
         pages += 1
         if ids[-1] not in ids_shown(alice):
             # Still in the context: what was jumped over is not read.
@@ -148,10 +165,7 @@ def test_find_by_word_phrase_and_author_then_open_in_context(server, browsers, f
 
     # At the live end the page is a room opened normally: the newest, once in
     # view, is read...
-    alice.execute_script(
-        "var box = document.getElementById('messages'); box.scrollTop = box.scrollHeight;"
-        "box.dispatchEvent(new Event('scroll'));"
-    )
+    scroll_to_bottom(alice)
     wait_for(alice, lambda d: sent_events(d, "read") == [{"id": ids[-1]}], message="read")
     wait_for(alice, lambda d: read_mark(server, "alice", fresh_room) == ids[-1], 30, "mark")
     # ...and what is said now shows at the bottom.
@@ -163,10 +177,7 @@ def test_find_by_word_phrase_and_author_then_open_in_context(server, browsers, f
 
 def test_a_message_said_while_in_the_context_shows_at_the_live_end(server, browsers, fresh_room):
     ids = fill(server, fresh_room, [("carol", f"old {n}") for n in range(120)])
-    alice = browsers.new()
-    log_in(alice, server.url, "alice")
-    alice.get(f"{server.url}/chat/{fresh_room}/?at={ids[10]}")
-    wait_for(alice, lambda d: d.find_elements("css selector", "#messages .message-target"))
+    alice = open_at(browsers.new(), server, fresh_room, ids[10])
     # Said while alice reads far above: not shown below the context (a hole)...
     bob = enter_room(browsers.new(), server.url, "bob", fresh_room)
     bob.find_element("id", "message-input").send_keys("while you were away", Keys.ENTER)
@@ -174,21 +185,13 @@ def test_a_message_said_while_in_the_context_shows_at_the_live_end(server, brows
     assert "bob: while you were away" not in lines(alice)
     # ...but there once she scrolls down to the end, after every older message.
     while "bob: while you were away" not in lines(alice):
-        count = len(ids_shown(alice))
-        alice.execute_script(
-            "var box = document.getElementById('messages'); box.scrollTop = box.scrollHeight;"
-            "box.dispatchEvent(new Event('scroll'));"
-        )
-        wait_for(alice, lambda d, c=count: len(ids_shown(d)) > c, message="a newer page")
+        scroll_down_for_a_page(alice)
     assert lines(alice)[-2:] == ["carol: old 119", "bob: while you were away"]
 
 
 def test_sending_from_the_context_goes_to_the_live_end(server, browsers, fresh_room):
     ids = fill(server, fresh_room, [("carol", f"old {n}") for n in range(120)])
-    alice = browsers.new()
-    log_in(alice, server.url, "alice")
-    alice.get(f"{server.url}/chat/{fresh_room}/?at={ids[5]}")
-    wait_for(alice, lambda d: d.find_elements("css selector", "#messages .message-target"))
+    alice = open_at(browsers.new(), server, fresh_room, ids[5])
     alice.find_element("id", "message-input").send_keys("my answer", Keys.ENTER)
     wait_for(alice, lambda d: lines(d)[-2:] == ["carol: old 119", "alice: my answer"])
     shown = ids_shown(alice)

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.support.server import DEMO_PASSWORD, login
-from tests.support.sio import connected
+from tests.support.sio import ack_times_while, connected
 
 pytestmark = pytest.mark.server
 
@@ -112,15 +112,7 @@ def test_the_chat_is_answered_while_searches_run(servers):
             durations.append(time.monotonic() - started)
 
     threads = [threading.Thread(target=run, args=(searcher,)) for searcher in searchers]
-    for thread in threads:
-        thread.start()
-    latencies = []
-    while any(thread.is_alive() for thread in threads):
-        started = time.monotonic()
-        assert chat.send(f"probe {len(latencies)}")["ok"]
-        latencies.append(time.monotonic() - started)
-    for thread in threads:
-        thread.join()
+    latencies = ack_times_while(chat, threads)
     chat.close()
 
     assert statuses == [200] * 6
