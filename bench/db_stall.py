@@ -61,7 +61,9 @@ def timed(fn, count):
 
 
 def main(count=2000):
-    sessions = json.loads((ROOT / "bench/.work/sessions.json").read_text())
+    # BENCH_SESSIONS: the sessions of another database (bench/search.py on PostgreSQL).
+    path = os.environ.get("BENCH_SESSIONS") or ROOT / "bench/.work/sessions.json"
+    sessions = json.loads(Path(path).read_text())
     environ = {"HTTP_COOKIE": sessions[0]["cookie"]}
     member, _ = admit(environ, {"room": "bench-0"})
     connections.close_all()

@@ -26,6 +26,7 @@
 //          run.py do) or let one more client flood invalid events on its own
 //          connection (`flood`: cfg.flood.rate frames a second; when the server
 //          cuts it, it reconnects after cfg.flood.reconnectDelayMs and goes on).
+//          Or run searches (`searches`: per second, GET /chat/search/?q=..., issue 24).
 //          Or let cfg.nonReaders.count clients that never read ask for pages of
 //          scroll-back (`nonReaders`, issue 21 item 1).
 //          The flooder, the non-readers and the logins are not members: the latency figures are
@@ -499,8 +500,9 @@ async function oneLogin(stats) {
   }
 }
 
-// Open loop at `rate` logins a second for `seconds`; resolves with the promises.
-async function runLogins(rate, seconds, stats, isActive) {
+// Open loop at `rate` requests a second for `seconds` (`one(stats)` starts one:
+// a login, a search); resolves with the promises.
+async function runOpenLoop(one, rate, seconds, stats, isActive) {
   const n = Math.round(rate * seconds);
   const t0 = performance.now();
   const all = [];
@@ -508,12 +510,45 @@ async function runLogins(rate, seconds, stats, isActive) {
   while (started < n && isActive()) {
     const due = Math.min(n, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
     while (started < due) {
-      all.push(oneLogin(stats));
+      all.push(one(stats));
       started++;
     }
     await sleep(Math.max(1, Math.min(20, 1000 / rate / 2)));
   }
   return all;
+}
+
+// ---------------------------------------------------------------- searches
+// The search page as a reader opens it: GET /chat/search/?q=... with a session
+// cookie; cfg.searches.users sessions (from sessionFirst) in turn, each
+// cfg.searches.queries in turn. Only a 200 with results counts as ok.
+let searchCounter = 0;
+async function oneSearch(stats) {
+  const k = searchCounter++;
+  const s = cfg.searches;
+  const cookie = sessions[s.sessionFirst + (k % s.users)].cookie;
+  const query = s.queries[k % s.queries.length];
+  stats.started++;
+  stats.pending++;
+  const t0 = performance.now();
+  try {
+    const res = await httpRequest(
+      'GET', `/chat/search/?q=${encodeURIComponent(query)}`, { Host: url.host, Cookie: cookie }, null
+    );
+    if (res.status === 200 && res.text.includes('class="list-group-item search-result"')) {
+      stats.ok++;
+      stats.lat.push(performance.now() - t0);
+      stats.done.push(performance.now() - stats.t0);
+    } else {
+      stats.failed++;
+      bump(stats.errors, `status ${res.status}${res.status === 200 ? ' (no result)' : ''}`);
+    }
+  } catch (e) {
+    stats.failed++;
+    bump(stats.errors, String(e.code || e.message).slice(0, 80));
+  } finally {
+    stats.pending--;
+  }
 }
 
 // ---------------------------------------------------------------- flood
@@ -724,6 +759,31 @@ async function runNonReaders(isActive) {
   nonReaders.clients.forEach((client) => endMisbehaving(nonReaders, client));
 }
 
+// Wait for an open loop's requests still under way (at most 60 s); how many were
+// pending when the phase ended.
+async function settle(running, stats) {
+  if (!running) return 0;
+  const all = await running;
+  const left = stats.pending;
+  await Promise.race([Promise.all(all), sleep(60000)]);
+  return left;
+}
+
+function openLoopReport(rate, seconds, stats, left) {
+  return {
+    asked_per_s: rate,
+    started: stats.started,
+    ok: stats.ok,
+    failed: stats.failed,
+    errors: stats.errors,
+    pending_at_phase_end: left,
+    still_pending: stats.pending,
+    // requests that succeeded before the phase ended, per second of the phase
+    completed_per_s_in_phase: round2(stats.done.filter((t) => t <= seconds * 1000).length / seconds),
+    latency_ms: summary(stats.lat),
+  };
+}
+
 // ---------------------------------------------------------------- phases
 let seqNext = 0;
 async function runPhase(p, index) {
@@ -738,7 +798,9 @@ async function runPhase(p, index) {
   let sending = true;
   const isActive = () => sending;
   const loginStats = { started: 0, ok: 0, failed: 0, pending: 0, lat: [], errors: {}, done: [], t0 };
-  const logins = p.logins ? runLogins(p.logins, p.seconds, loginStats, isActive) : null;
+  const logins = p.logins ? runOpenLoop(oneLogin, p.logins, p.seconds, loginStats, isActive) : null;
+  const searchStats = { started: 0, ok: 0, failed: 0, pending: 0, lat: [], errors: {}, done: [], t0 };
+  const searches = p.searches ? runOpenLoop(oneSearch, p.searches, p.seconds, searchStats, isActive) : null;
   const flooding = p.flood ? runFlood(isActive) : null;
   const notReading = p.nonReaders ? runNonReaders(isActive) : null;
   let sent = 0;
@@ -756,7 +818,7 @@ async function runPhase(p, index) {
   const sendSeconds = (st.lastSend - t0) / 1000;
   // Logins and the flood run for the phase's whole length (the last message is due
   // one interval before its end).
-  if (p.logins || p.flood || p.nonReaders) await sleep(Math.max(0, t0 + p.seconds * 1000 - performance.now()));
+  if (p.logins || p.searches || p.flood || p.nonReaders) await sleep(Math.max(0, t0 + p.seconds * 1000 - performance.now()));
   sending = false;
   if (flooding) await flooding;
   if (notReading) await notReading;
@@ -768,13 +830,9 @@ async function runPhase(p, index) {
     await sleep(20);
   }
   phase = null;
-  let loginsLeft = 0;
-  if (logins) {
-    // Logins still under way are waited for (at most 60 s more): their latency counts.
-    const all = await logins;
-    loginsLeft = loginStats.pending;
-    await Promise.race([Promise.all(all), sleep(60000)]);
-  }
+  // Logins and searches still under way are waited for (at most 60 s more): their latency counts.
+  const loginsLeft = await settle(logins, loginStats);
+  const searchesLeft = await settle(searches, searchStats);
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   let lost = 0;
@@ -814,20 +872,8 @@ async function runPhase(p, index) {
     wall_seconds: Math.round(wall * 100) / 100,
     bytes: bytesSince(bytes0),
   };
-  if (logins) {
-    result.logins = {
-      asked_per_s: p.logins,
-      started: loginStats.started,
-      ok: loginStats.ok,
-      failed: loginStats.failed,
-      errors: loginStats.errors,
-      pending_at_phase_end: loginsLeft,
-      still_pending: loginStats.pending,
-      // logins that succeeded before the phase ended, per second of the phase
-      completed_per_s_in_phase: round2(loginStats.done.filter((t) => t <= p.seconds * 1000).length / p.seconds),
-      latency_ms: summary(loginStats.lat),
-    };
-  }
+  if (logins) result.logins = openLoopReport(p.logins, p.seconds, loginStats, loginsLeft);
+  if (searches) result.searches = openLoopReport(p.searches, p.seconds, searchStats, searchesLeft);
   if (flooding) result.flood = floodReport(p.seconds);
   if (notReading) result.non_readers = { count: cfg.nonReaders.count, ...misbehavingReport(nonReaders) };
   return result;

@@ -30,6 +30,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from search import LOADED_QUERIES as LOADED_SEARCHES
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 WORK = BENCH / ".work"
@@ -124,6 +126,11 @@ SCENARIOS = {
     # hashing) with the server allowed on both cores, hashing off the loop has a
     # core to go to: this variant shows what it buys when the capacity exists.
     "logins-3-2cores": dict(room_under_load("3 logins/s", logins=3), server_cores="0,1"),
+    # Issue 24: the same room while 10 searches a second run against the worker
+    # (the search page, GET /chat/search/?q=..., bench/search.py's queries in
+    # turn, from 50 users), on 1,000,000 messages: run with --template
+    # bench/.work/search-1m.sqlite3 or --database-url (bench/search.py build).
+    "search": dict(room_under_load("10 searches/s", searches=10), search_users=50),
     # ... and while one more client floods 5,000 invalid events/s on its own
     # connection, reconnecting 250 ms after each cut. The frame budget is on with
     # its defaults (200 frames, then 50/s), and so is the per-user connect limit.
@@ -220,6 +227,7 @@ QUICK = {
     "logins-2cores": room_under_load("4 logins/s", alone_s=3, loaded_s=5, members=30, logins=4),
     "logins-3-2cores": room_under_load("3 logins/s", alone_s=3, loaded_s=5, members=30, logins=3),
     "flood": room_under_load("flood 5000/s", alone_s=3, loaded_s=5, members=30, flood=True),
+    "search": room_under_load("4 searches/s", alone_s=3, loaded_s=5, members=30, searches=4),
     "non-readers": dict(
         room_under_load("10 non-readers", alone_s=3, loaded_s=10, members=100, nonReaders=True),
         non_readers=dict(count=10, rate=45, reconnect=True, reconnectDelayMs=1000),
@@ -251,6 +259,7 @@ CHANNELS_SKIPS = {
     "fanout-deflate",
     "saturation-rooms",
     "logins",  # the peer has no login page of its own
+    "search",  # nor a search page
     "logins-tpool1",
     "logins-2cores",
     "logins-3-2cores",
@@ -1014,6 +1023,13 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
             first = spec["rooms"] * spec["members"] + 1
             config["nonReaders"] = {**spec["non_readers"], "sessionFirst": first}
             config["nonReaders"]["before"] = seeded or 999999999
+        if any(p.get("searches") for p in spec.get("phases", [])):
+            # Users after the members (and a flooder's session).
+            config["searches"] = {
+                "sessionFirst": spec["rooms"] * spec["members"] + 1,
+                "users": spec.get("search_users", 50),
+                "queries": LOADED_SEARCHES,
+            }
         if any(p.get("logins") for p in spec.get("phases", [])):
             config["logins"] = {"users": LOGIN_USERS, "password": LOGIN_PASSWORD}
         profile = None
@@ -1251,13 +1267,9 @@ def detail(r):
     if len(r["phases"]) > 1 and r["phases"][0].get("label"):
         first = r["phases"][0]
         text = f"{p.get('label')}: {text}; {first['label']}: p99 {first['latency_ms']['p99']} ms"
-    if p.get("logins"):
-        lg = p["logins"]
-        text += (
-            f"; logins: {lg['ok']} ok / {lg['started']} started, {lg['failed']} failed, "
-            f"{lg['completed_per_s_in_phase']}/s done in the phase, latency p50 "
-            f"{lg['latency_ms']['p50']} p99 {lg['latency_ms']['p99']} ms"
-        )
+    for kind in ("logins", "searches"):
+        if p.get(kind):
+            text += open_loop_note(kind, p[kind])
     if p.get("flood"):
         f = p["flood"]
         text += f"; flooder: {f['frames_sent']} frames ({f['frames_per_s']}/s), {cut_note(f)}"
@@ -1276,6 +1288,16 @@ def detail(r):
     if counts.get("WORKER TIMEOUT"):
         text += f"; **worker killed by gunicorn: WORKER TIMEOUT x{counts['WORKER TIMEOUT']}**"
     return text
+
+
+def open_loop_note(kind, report):
+    """ "; logins: ...": what the phase's open loop of requests got."""
+    errors = f" {report['errors']}" if report["errors"] else ""
+    return (
+        f"; {kind}: {report['ok']} ok / {report['started']} started, {report['failed']} "
+        f"failed{errors}, {report['completed_per_s_in_phase']}/s done in the phase, latency "
+        f"p50 {report['latency_ms']['p50']} p99 {report['latency_ms']['p99']} ms"
+    )
 
 
 def cut_note(report):
@@ -1458,6 +1480,13 @@ def run_db_stall():
             Path(f"{copy}{suffix}").unlink()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{copy}", "SECRET_KEY": SECRET_KEY}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = db_stall(env)
+    print("db stall:", json.dumps(result), flush=True)
+    return result
+
+
+def db_stall(env):
+    """bench/db_stall.py's figures on the database of ``env``, pinned like the servers."""
     out = subprocess.run(
         ["taskset", "-c", SERVER_CORE, str(VENV_BIN / "python"), str(BENCH / "db_stall.py")],
         cwd=ROOT,
@@ -1466,9 +1495,7 @@ def run_db_stall():
         capture_output=True,
         text=True,
     ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    print("db stall:", json.dumps(result), flush=True)
-    return result
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def db_table(stall):
@@ -1523,6 +1550,11 @@ def main():
     )
     parser.add_argument("--no-db-stall", action="store_true", help="skip bench/db_stall.py")
     parser.add_argument(
+        "--template",
+        help="the SQLite database each run starts from, instead of the prepared one (e.g. "
+        "bench/.work/search-1m.sqlite3 of bench/search.py build: the same users and sessions)",
+    )
+    parser.add_argument(
         "--server-root",
         help="a checkout (e.g. a git worktree of an older commit) whose server the ours "
         "peers run, with its own .venv if it has one and its own bench database "
@@ -1541,7 +1573,7 @@ def main():
     peers = args.peers.split(",")
     names = args.scenarios.split(",")
     db, sessions = prepare(BENCH_USERS, args.room_count, args.fresh)
-    template = WORK / "template.sqlite3"
+    template = Path(args.template).resolve() if args.template else WORK / "template.sqlite3"
     db_url = f"sqlite:///{db}"
     if args.database_url:
         db_url, sessions = args.database_url, prepare_external(args.database_url, args.room_count)
@@ -1567,7 +1599,7 @@ def main():
                 continue
             if peer == "bare-versions" and name not in STORM_SCENARIOS:
                 continue
-            if peer.startswith("bare") and name.startswith("logins"):
+            if peer.startswith("bare") and (name.startswith("logins") or name == "search"):
                 continue  # no login page: nothing to compare
             if peer == TWO_WORKERS and not shutil.which("redis-server"):
                 print(f"skip {peer}: no redis-server (scripts/ensure-system-deps installs it)")

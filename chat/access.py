@@ -25,7 +25,7 @@ from chat.models import Membership, Message, Room
 from chat.payloads import Refused
 
 CHUNK = 500
-RESERVED_SLUGS = frozenset({"dm"})  # first segments of /chat/ paths that are not rooms
+RESERVED_SLUGS = frozenset({"dm", "search"})  # first segments of /chat/ paths that are not rooms
 
 
 class NotAllowed(Exception):
@@ -48,6 +48,15 @@ def visible_rooms(user_id):
     return Room.objects.filter(
         Q(kind=Room.Kind.OPEN) | Q(kind=Room.Kind.PRIVATE, memberships__user_id=user_id)
     ).order_by("name")
+
+
+def readable_rooms(user_id):
+    """Every room whose messages the user may read: the open rooms, and the
+    private and direct rooms they belong to (read now, not from the cache)."""
+    return Room.objects.filter(
+        Q(kind=Room.Kind.OPEN)
+        | Q(pk__in=Membership.objects.filter(user_id=user_id).values("room_id"))
+    )
 
 
 def direct_rooms(user_id, username):

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ChatConfig(AppConfig):
@@ -49,3 +50,20 @@ class ChatConfig(AppConfig):
         pre_delete.connect(before_user_deleted, sender=User, weak=False, dispatch_uid="chat-erase")
         post_save.connect(on_room_change, sender=Room, weak=False, dispatch_uid="chat-adm-room")
         post_delete.connect(on_room_change, sender=Room, weak=False, dispatch_uid="chat-adm-rd")
+        post_migrate.connect(search_index_in_place, sender=self, dispatch_uid="chat-search-index")
+
+
+def search_index_in_place(sender, using, **kwargs):
+    """After every ``migrate``: SQLite's search triggers are there (Django
+    remakes a table to alter it on SQLite, which drops its triggers; the index
+    is rebuilt then). Nothing before the search migration made the index."""
+    from django.db import connections
+
+    from chat.search import sqlite
+
+    database = connections[using]
+    if database.vendor != "sqlite":
+        return
+    with database.cursor() as cursor:
+        if sqlite.TABLE in database.introspection.table_names(cursor):
+            sqlite.install(cursor)

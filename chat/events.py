@@ -343,6 +343,17 @@ def member_agent(chat, sid):
     return str(environ.get("HTTP_USER_AGENT", ""))
 
 
+@handles("newer")
+def newer(chat, sid, *payload):
+    """Going down from a message opened in context: ``{"after": id, "limit": n}``
+    -> the ``limit`` messages after ``id``, oldest first, and whether there are more."""
+    member = chat.member(sid)
+    request = reading.NEWER.validate(*payload)
+    spend_history_budget(chat, member)
+    page, more = reading.newer(member.room_id, member.room_slug, request["after"], request["limit"])
+    return {"ok": True, "messages": page, "more": more}
+
+
 @handles("read")
 def read(chat, sid, *payload):
     """The reader has seen the room up to ``{"id": id}``; the mark never moves back."""

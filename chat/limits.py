@@ -108,6 +108,11 @@ def history_worker_limiter():
     return RateLimiter(burst=settings.HISTORY_WORKER_BURST, rate=settings.HISTORY_WORKER_PER_SECOND)
 
 
+def search_limiter():
+    """Per user: SEARCH_RATE_BURST searches at once, then SEARCH_RATE_PER_MINUTE."""
+    return RateLimiter(burst=settings.SEARCH_RATE_BURST, rate=settings.SEARCH_RATE_PER_MINUTE / 60)
+
+
 def frame_limiter():
     """Per connection: every frame it sends, FRAME_RATE_BURST at once, then
     FRAME_RATE_PER_SECOND (far above what a page sends)."""

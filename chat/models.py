@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -246,3 +247,26 @@ class PushSubscription(models.Model):
 
     def __str__(self):
         return f"{self.user}'s device {self.pk}"
+
+
+class SearchableMessage(models.Model):
+    """The table of Message as PostgreSQL's full-text search sees it (chat.search.postgres):
+    its ``search`` column, a ``tsvector`` the database computes from ``text``
+    (a generated column, with a GIN index), exists on PostgreSQL only (migration
+    0010_search), so Django never creates or alters this model's table."""
+
+    id = models.BigAutoField(primary_key=True)
+    room = models.ForeignKey(Room, on_delete=models.DO_NOTHING, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+"
+    )
+    text = models.TextField()
+    deleted = models.DateTimeField(null=True)
+    search = SearchVectorField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "chat_message"
+
+    def __str__(self):
+        return f"message {self.pk}"

@@ -25,6 +25,10 @@ OLDER = Schema(
     not_an_object='Ask for older messages with {"before": <id>, "limit": <1..100>}.',
     fields={"before": message_id("before"), "limit": page_size},
 )
+NEWER = Schema(
+    not_an_object='Ask for newer messages with {"after": <id>, "limit": <1..100>}.',
+    fields={"after": message_id("after"), "limit": page_size},
+)
 READ = Schema(
     not_an_object='Mark what was read with {"id": <id>}.',
     fields={"id": message_id("id")},
@@ -36,6 +40,14 @@ def older(room_id, room_slug, before_id, limit):
     before ``before_id``, and whether there are older ones still (one query)."""
     page = messages.before(room_id, room_slug, before_id, limit + 1)
     return page[-limit:], len(page) > limit
+
+
+def newer(room_id, room_slug, after_id, limit):
+    """``(messages oldest first, more)``: the page of ``limit`` messages just
+    after ``after_id``, and whether there are newer ones still (one query). A
+    page opened at a message (a search result) goes down to the live end."""
+    page = messages.after(room_id, room_slug, after_id, limit + 1)
+    return page[:limit], len(page) > limit
 
 
 def entry_history(member, seq):

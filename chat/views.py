@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -7,11 +9,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chat import access, reading
+from chat import access, limits, reading, search
 from chat.forms import MemberForm, RoomForm
 from chat.messages import MAX_MESSAGE_LENGTH
 from chat.models import Room
 from chat.notify import push
+from d09.runtime.capacity import retry_after
 
 
 @require_http_methods(["GET", "POST"])
@@ -52,7 +55,14 @@ def room_page(request, slug):
     room = access.room_for_page(request.user, slug)
     if room is None:
         raise Http404("No such room.")
-    return render_room(request, room)
+    return render_room(request, room, at=_message_id(request.GET.get("at")))
+
+
+def _message_id(value):
+    """``?at=<id>``: open the room at that message (a search result), else None."""
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 18:
+        return None
+    return int(value) or None
 
 
 @require_GET
@@ -87,7 +97,7 @@ def room_members(request, slug):
     return render_room(request, room, member_error=error, status=400)
 
 
-def render_room(request, room, member_error=None, status=200):
+def render_room(request, room, member_error=None, status=200, at=None):
     username = request.user.get_username()
     members = None
     if room.kind == Room.Kind.PRIVATE:
@@ -103,6 +113,7 @@ def render_room(request, room, member_error=None, status=200):
         "edit_minutes": settings.MESSAGE_EDIT_MINUTES,
         # Empty when push is off: the page says so instead of subscribing.
         "vapid_public_key": settings.VAPID_PUBLIC_KEY if push.sender() else "",
+        "at": at,
     }
     return render(request, "chat/room.html", context, status=status)
 
@@ -116,3 +127,69 @@ def service_worker(request):
     response["Service-Worker-Allowed"] = "/"
     response["Cache-Control"] = "no-cache"
     return response
+
+
+_search_limiters = {}
+
+
+def _search_limiter():
+    """The per-user bucket of searches (made again if the settings change: tests)."""
+    key = (settings.SEARCH_RATE_BURST, settings.SEARCH_RATE_PER_MINUTE)
+    if key not in _search_limiters:
+        _search_limiters.clear()
+        _search_limiters[key] = limits.search_limiter()
+    return _search_limiters[key]
+
+
+def _page_number(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 1
+
+
+@require_GET
+@login_required
+def search_page(request):
+    """``?q=<query>[&room=<slug>][&page=<n>]``: the messages of the rooms the
+    reader may read that match, best first, with the query language explained.
+    A room they may not see answers as one that does not exist (404)."""
+    text = request.GET.get("q", "")[: search.query.MAX_QUERY_LENGTH * 2]
+    room = None
+    if request.GET.get("room"):
+        room = access.room_for_page(request.user, request.GET["room"])
+        if room is None:
+            raise Http404("No such room.")
+    context = {"q": text, "room": room, "found": None, "error": None}
+    context["everywhere_query"] = urlencode({"q": text})
+    status = 200
+    if text.strip():
+        status = _search_into(context, request, text, room)
+    response = render(request, "chat/search.html", context, status=status)
+    if status == 503:
+        response["Retry-After"] = str(retry_after())
+    return response
+
+
+def _search_into(context, request, text, room):
+    """Search, into ``context``; the HTTP status."""
+    wait = _search_limiter().take(request.user.pk)
+    if wait:
+        context["error"] = f"Too many searches: try again in {limits.wait_text(wait)}."
+        return 429
+    try:
+        found = search.search(request.user, text, room, _page_number(request.GET.get("page")))
+    except search.SearchBusy:
+        context["error"] = "The server is busy: please search again in a few seconds."
+        return 503
+    context["found"] = found
+    context["first_number"] = (found.number - 1) * search.PAGE_SIZE + 1
+    context["previous_query"] = _with_page(request, found.number - 1)
+    context["next_query"] = _with_page(request, found.number + 1)
+    return 200
+
+
+def _with_page(request, number):
+    query = request.GET.copy()
+    query["page"] = str(number)
+    return query.urlencode()

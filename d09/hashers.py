@@ -23,11 +23,12 @@ longer under load; the chat does not.
 
 import contextlib
 import os
-import sys
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import hashers
+
+from d09.runtime.green import green_thread_pool
 
 HASHING_NICENESS = 19
 
@@ -55,7 +56,7 @@ def off_loop(function, *args):
     pure functions belong here: nothing that touches the database or a socket.
     HashingBusy when HASHES_IN_FLIGHT are on their way already.
     """
-    run_on_pool = _green_thread_pool()
+    run_on_pool = green_thread_pool()
     if run_on_pool is None:
         return function(*args)
     return bounded(run_on_pool, function, *args)
@@ -73,22 +74,6 @@ def bounded(run_on_pool, function, *args):
         return run_on_pool(at_low_priority, function, *args)
     finally:
         _hashes_in_flight -= 1
-
-
-def _green_thread_pool():
-    """How to run a function on an OS thread from a green thread, or None."""
-    eventlet_patcher = sys.modules.get("eventlet.patcher")
-    if eventlet_patcher is not None and eventlet_patcher.is_monkey_patched("thread"):
-        from eventlet import tpool
-
-        return tpool.execute
-    gevent_monkey = sys.modules.get("gevent.monkey")
-    if gevent_monkey is not None and gevent_monkey.is_module_patched("threading"):
-        import gevent
-
-        pool = gevent.get_hub().threadpool
-        return lambda function, *args: pool.apply(function, args)
-    return None
 
 
 def at_low_priority(function, *args):

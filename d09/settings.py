@@ -277,6 +277,12 @@ HISTORY_RATE_PER_MINUTE = env_int("HISTORY_RATE_PER_MINUTE", 60)
 # still stall everyone's broadcasts.
 HISTORY_WORKER_BURST = env_int("HISTORY_WORKER_BURST", 10)
 HISTORY_WORKER_PER_SECOND = env_int("HISTORY_WORKER_PER_SECOND", 50)
+# Searches (/chat/search/), per user: a burst, then a steady rate; and per worker,
+# how many may run at once (each holds a thread of the pool on SQLite: the
+# password hashes need some too); over it a search is answered 503 at once.
+SEARCH_RATE_BURST = env_int("SEARCH_RATE_BURST", 10)
+SEARCH_RATE_PER_MINUTE = env_int("SEARCH_RATE_PER_MINUTE", 30)
+SEARCHES_IN_FLIGHT = env_int("SEARCHES_IN_FLIGHT", 4)
 # Minutes during which the author may edit a message.
 MESSAGE_EDIT_MINUTES = env_int("MESSAGE_EDIT_MINUTES", 15)
 # Every frame a connection sends (valid or not, known event or not) spends one

@@ -10,6 +10,7 @@ loop as the psycogreen package). SQLite has no such hook: it always blocks.
 """
 
 import logging
+import sys
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +53,45 @@ def gevent_wait_callback(conn, timeout=None):
             wait_write(conn.fileno(), timeout=timeout)
         else:
             raise OperationalError(f"Bad result from poll: {state!r}")
+
+
+def green_thread_pool():
+    """How to run a function on a real OS thread from a green thread, the
+    caller waiting without blocking the others: ``run(function, *args)``; None
+    when the process does not run on green threads (tests, management
+    commands, a threaded server), where a plain call blocks nobody else.
+
+    eventlet: ``eventlet.tpool`` (``EVENTLET_THREADPOOL_SIZE`` threads, 20 by
+    default). gevent: the hub's thread pool (10 threads by default).
+    """
+    eventlet_patcher = sys.modules.get("eventlet.patcher")
+    if eventlet_patcher is not None and eventlet_patcher.is_monkey_patched("thread"):
+        from eventlet import tpool
+
+        return tpool.execute
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    if gevent_monkey is not None and gevent_monkey.is_module_patched("threading"):
+        import gevent
+
+        pool = gevent.get_hub().threadpool
+        return lambda function, *args: pool.apply(function, args)
+    return None
+
+
+def on_os_thread(connection, function, *args):
+    """``function(*args)`` on an OS thread of the green-thread pool (directly
+    when there is none), for a database call that would hold the event loop:
+    SQLite computes in the calling thread and never yields, but its C code lets
+    go of the GIL meanwhile, so the loop runs beside it. ``connection`` (a
+    Django connection the function uses, passed to it explicitly: the pool
+    thread has connections of its own) is shared with that thread meanwhile;
+    the green thread waits, so only one of them uses it at a time."""
+    run = green_thread_pool()
+    if run is None:
+        return function(*args)
+    connection.ensure_connection()
+    connection.inc_thread_sharing()
+    try:
+        return run(function, *args)
+    finally:
+        connection.dec_thread_sharing()

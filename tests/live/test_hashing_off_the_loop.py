@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.support.server import DEMO_PASSWORD, csrf_post, login
-from tests.support.sio import connected
+from tests.support.sio import ack_times_while, connected
 
 pytestmark = pytest.mark.server
 
@@ -48,16 +48,8 @@ def test_a_chat_client_is_answered_promptly_while_passwords_hash(servers):
         durations.append(time.monotonic() - started)
 
     threads = [threading.Thread(target=run, args=request) for request in hashing]
-    for thread in threads:
-        thread.start()
-    latencies = []
     # Chat on, ack after ack, for as long as any of the hashing requests runs.
-    while any(thread.is_alive() for thread in threads):
-        started = time.monotonic()
-        assert chat.send(f"probe {len(latencies)}")["ok"]
-        latencies.append(time.monotonic() - started)
-    for thread in threads:
-        thread.join()
+    latencies = ack_times_while(chat, threads)
     chat.close()
 
     assert len(statuses) == len(hashing)

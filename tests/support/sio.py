@@ -6,6 +6,7 @@ which is what the ordering tests compare.
 """
 
 import threading
+import time
 
 import engineio
 import socketio
@@ -208,3 +209,18 @@ def refusal_of(url, **kwargs):
         return " ".join(reasons) or str(error)
     client.close()
     raise AssertionError("the connection was accepted")
+
+
+def ack_times_while(chat, threads):
+    """Start ``threads`` and send ``chat`` messages, ack after ack, for as long as
+    any of them runs; the seconds each ack took (the chat's answer under that load)."""
+    for thread in threads:
+        thread.start()
+    latencies = []
+    while any(thread.is_alive() for thread in threads):
+        started = time.monotonic()
+        assert chat.send(f"probe {len(latencies)}")["ok"]
+        latencies.append(time.monotonic() - started)
+    for thread in threads:
+        thread.join()
+    return latencies

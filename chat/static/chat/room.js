@@ -9,6 +9,7 @@
  *   outbox.js      the reader's lines the server has not stored yet (sessionStorage)
  *   scrollback.js  older messages: #load-older, #history-start
  *   reading.js     read marks: "read" when the newest message is seen
+ *   jump.js        a room opened at a message (?at=<id>, a search result)
  *   editing.js     edit in place, delete after a question
  *   composer.js    #message-input, #send-button, #message-error, typing news
  *   typing.js      #typing: who else is typing
@@ -141,8 +142,23 @@
       socket.emit("older", { before: before, limit: limit }, done);
     }
   });
+  var jump = chat.jump({
+    target: $chat.attr("data-at") ? Number($chat.attr("data-at")) : null,
+    $box: $box, timeline: timeline, scroll: scroll, scrollback: scrollback,
+    ask: function (event, payload, done) {
+      emitNow(event, payload, done);
+    },
+    live: function (held) {
+      showMessages(held, true);
+      scrollback.update();
+    }
+  });
   var reading = chat.reading({
-    $box: $box, timeline: timeline, ready: ready,
+    $box: $box, timeline: timeline,
+    // Opened at a message: nothing is read until the live end (jump.js).
+    ready: function () {
+      return ready() && !jump.active;
+    },
     send: function (id, done) {
       socket.emit("read", { id: id }, done);
     }
@@ -227,6 +243,10 @@
         if (message && message.client_message_id && String(message.user) === state.me) {
           outbox.remove(message.client_message_id);  // the server has it: never send it again
         }
+        if (jump.active) {
+          jump.hold(message);  // below the context: shown at the live end
+          return;
+        }
         var shown = replayed ? timeline.apply(message) : timeline.upsert(message);
         added += shown && shown.isNew && !message.deleted ? 1 : 0;
       });
@@ -258,6 +278,7 @@
    * turn comes (at once if the socket is connected and nothing is before it).
    */
   function send(text, done) {
+    jump.toLiveEnd();  // the reader's line goes below the newest messages
     var entry = outbox.add(text);
     scroll.add(function () {
       timeline.unsent(entry);
@@ -428,6 +449,10 @@
   socket.on("history", function (list, meta) {
     var entering = !state.historyShown;
     list = Array.isArray(list) ? list : [];
+    if (entering && jump.active) {
+      openAtTarget(list, meta);
+      return;
+    }
     // Where unread messages start, for a reader coming back to the room.
     var lastRead = entering && meta && typeof meta.last_read === "number" ?
       meta.last_read : null;
@@ -457,12 +482,31 @@
     if (entering) {
       openAtHash();
     }
+    jump.start();  // the context, if an earlier answer was lost
     reading.check();
   });
+
+  /* Opened at a message: the join history gives the room's change number; the
+   * context comes from jump.js instead of its lines. */
+  function openAtTarget(list, meta) {
+    $.each(list, function (_, message) {
+      noteSeq(message);
+      if (message && message.client_message_id && String(message.user) === state.me) {
+        outbox.remove(message.client_message_id);
+      }
+    });
+    if (meta && typeof meta.seq === "number") {
+      state.seq = meta.seq;
+    }
+    state.historyShown = true;
+    enter("ready");
+    jump.start();
+  }
 
   // More was missed than the server fills in: what follows replaces the lines
   // shown (rather than leaving a hole in the middle of them).
   socket.on("history_reset", function () {
+    jump.cancel();
     timeline.clear();
     scrollback.reset();
   });
