@@ -21,15 +21,14 @@ per-thread attribute on Linux): it gets the CPU the loop leaves. Logins wait
 longer under load; the chat does not.
 """
 
-import contextlib
-import os
-import sys
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import hashers
 
-HASHING_NICENESS = 19
+from d09.offloop import LOW_NICENESS as HASHING_NICENESS  # noqa: F401 (tests read it here)
+from d09.offloop import at_low_priority
+from d09.offloop import green_thread_pool as _green_thread_pool
 
 
 class HashingBusy(Exception):
@@ -73,32 +72,6 @@ def bounded(run_on_pool, function, *args):
         return run_on_pool(at_low_priority, function, *args)
     finally:
         _hashes_in_flight -= 1
-
-
-def _green_thread_pool():
-    """How to run a function on an OS thread from a green thread, or None."""
-    eventlet_patcher = sys.modules.get("eventlet.patcher")
-    if eventlet_patcher is not None and eventlet_patcher.is_monkey_patched("thread"):
-        from eventlet import tpool
-
-        return tpool.execute
-    gevent_monkey = sys.modules.get("gevent.monkey")
-    if gevent_monkey is not None and gevent_monkey.is_module_patched("threading"):
-        import gevent
-
-        pool = gevent.get_hub().threadpool
-        return lambda function, *args: pool.apply(function, args)
-    return None
-
-
-def at_low_priority(function, *args):
-    """``function(*args)`` with the calling OS thread (a pool thread, never the
-    loop's) at the lowest priority. On Linux ``setpriority(PRIO_PROCESS, 0)``
-    applies to the calling thread alone; raising one's own niceness needs no
-    privilege. Elsewhere the hash runs as it is."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, HASHING_NICENESS)
-    return function(*args)
 
 
 class OffLoopEncodeMixin:

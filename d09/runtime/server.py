@@ -21,6 +21,12 @@ logger = logging.getLogger(__name__)
 # Event names the client may not send: they belong to the protocol itself.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 
+# Binary attachments one Socket.IO packet may announce ("451-[...]"). python-
+# socketio takes up to ten digits' worth and keeps every attachment in memory
+# until the last one comes: a client announcing a billion could fill the
+# worker. The chat's own binary events carry one.
+MAX_ATTACHMENTS = 4
+
 # Methods of socketio.Server overridden below, with their parameters (the test
 # compares these with the installed library).
 OVERRIDDEN = {
@@ -68,6 +74,11 @@ class ChatServer(socketio.Server):
     - ``max_queued_bytes``: a connection that has that many bytes waiting to
       be written when more comes (a client that does not read) is closed
       (d09/runtime/send_bound.py); python-engineio's queue has no bound.
+    - Binary packets (BINARY_EVENT "5", BINARY_ACK "6"): one announcing no
+      attachment or more than MAX_ATTACHMENTS, or a text frame where an
+      attachment is due (python-socketio would take it as the attachment), is
+      malformed: the connection is closed. An attachment frame spends no frame
+      token (its packet spent one): a file's chunks go at one token each.
     """
 
     def __init__(
@@ -104,15 +115,23 @@ class ChatServer(socketio.Server):
         super()._handle_event(eio_sid, namespace, id, data)
 
     def _handle_eio_message(self, eio_sid, data):
-        if self.frame_budget is not None and self.frame_budget.take(eio_sid):
+        attachment_due = eio_sid in self._binary_packet
+        if not attachment_due and self.frame_budget is not None and self.frame_budget.take(eio_sid):
             logger.warning("closing %s: it sent frames faster than its budget", eio_sid)
             self.eio.disconnect(eio_sid)
             return None
         # A client that sends garbage is broken: say so in one line and close
         # it, so that it reconnects cleanly or goes away.
         try:
-            return super()._handle_eio_message(eio_sid, data)
+            if attachment_due and not isinstance(data, bytes):
+                raise ValueError("a text frame where a binary attachment was due")
+            result = super()._handle_eio_message(eio_sid, data)
+            pending = self._binary_packet.get(eio_sid)
+            if pending is not None and not 0 < pending.attachment_count <= MAX_ATTACHMENTS:
+                raise ValueError(f"a binary packet of {pending.attachment_count} attachments")
+            return result
         except (ValueError, TypeError, KeyError, IndexError) as error:
+            self._binary_packet.pop(eio_sid, None)
             logger.warning("malformed packet from %s (%.80s): closing it", eio_sid, error)
             self.eio.disconnect(eio_sid)
         finally:
