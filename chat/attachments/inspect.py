@@ -111,6 +111,8 @@ def _inspect_image(path, content_type, max_pixels):
                     reason="pixels",
                 )
             return _processed(image, content_type)
+    except Refused:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise Refused("This image is too large.", reason="pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
