@@ -154,6 +154,8 @@ def store_message(member, text, client_message_id=None, attachment=None):
             )
             if attachment is not None:
                 message.attachment = Attachment.objects.create(message=message, **attachment)
+            else:  # known to have none: its wire form asks the database nothing more
+                Message.attachment.related.set_cached_value(message, None)
     except IntegrityError:
         first = sent_before(member.user_id, client_message_id)
         if first is None:

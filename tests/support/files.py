@@ -3,6 +3,7 @@ upload a client makes over the socket (README, "Event API": upload_start,
 upload_chunk)."""
 
 import io
+import os
 import struct
 import uuid
 import zlib
@@ -19,6 +20,13 @@ def client_id():
 def png(width=64, height=48, colour=(200, 30, 30)):
     out = io.BytesIO()
     Image.new("RGB", (width, height), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def noisy_png(width=300, height=200):
+    """A PNG that does not compress: about width x height x 3 bytes."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(out, "PNG")
     return out.getvalue()
 
 
