@@ -128,6 +128,23 @@
     }
   });
 
+  var uploads = chat.uploads({
+    socket: function () { return socket; }, timeline: timeline, scroll: scroll, me: state.me,
+    // The composer's text is the caption of the (first) file sent with it.
+    takeCaption: function () {
+      var caption = $.trim($input.val());
+      $input.val("").trigger("input");
+      return caption;
+    },
+    showError: function (text) {
+      composer.showError(text);
+    }
+  });
+  uploads.bind({
+    $box: $box, $button: $("#attach-button"), $picker: $("#file-input"), $input: $input,
+    $drop: $(".chat-main")
+  });
+
   function ready() {
     return state.phase === "ready";
   }
@@ -186,6 +203,7 @@
     window.chatReady = phase === "ready";
     // The reader may type on while the page (re)connects: lines wait in the outbox.
     composer.enable(phase !== "ended");
+    $("#attach-button").prop("disabled", phase === "ended");
     if (phase === "reconnecting") {
       state.reconnecting = detail || null;
     }
@@ -391,6 +409,7 @@
   socket.on("connect", function () {
     enter("connected");
     pump();
+    uploads.resume();
   });
 
   socket.on("history", function (list, meta) {
