@@ -132,7 +132,7 @@
     socket: function () { return socket; }, timeline: timeline, scroll: scroll, me: state.me,
     // The composer's text is the caption of the (first) file sent with it.
     takeCaption: function () {
-      var caption = $.trim($input.val());
+      var caption = String($input.val() || "").trim();
       $input.val("").trigger("input");
       return caption;
     },
