@@ -17,14 +17,35 @@ from tests.support.sio import connected
 pytestmark = pytest.mark.server
 
 
-@pytest.fixture(scope="module")
-def live(module_servers):
-    return module_servers.start(
+@pytest.fixture(scope="module", params=["filesystem", "s3"])
+def live(request, module_servers):
+    """The server, keeping its files on its disk (MEDIA_ROOT) or in an S3
+    bucket (moto's server on loopback): every test here runs with each."""
+    storage = {}
+    if request.param == "s3":
+        storage = request.getfixturevalue("s3_service").new_bucket()
+    server = module_servers.start(
         ATTACHMENT_MAX_BYTES=str(300_000),
         ATTACHMENT_PENDING_PER_USER="3",
         ATTACHMENT_PENDING_SECONDS="3",
         SIO_MAX_PAYLOAD=str(16 * 1024),
+        **storage,
     )
+    server.storage = request.param
+    yield server
+    server.stop()
+
+
+def stored_files(request, live, room):
+    """The names of the files the server keeps for ``room`` (in its storage)."""
+    prefix = f"attachments/{room_id(live, room)}/"
+    if live.storage == "s3":
+        s3 = request.getfixturevalue("s3_service")
+        keys = s3.keys(live.env["AWS_STORAGE_BUCKET_NAME"], prefix)
+    else:
+        folder = Path(live.env["MEDIA_ROOT"]) / prefix
+        keys = [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()]
+    return sorted(key.rsplit("/", 1)[-1] for key in keys)
 
 
 @pytest.fixture(scope="module")
@@ -250,18 +271,17 @@ def test_a_photo_loses_its_gps_position(live, people, opened, room):
     assert served[:3] == b"\xff\xd8\xff" and not files.has_gps(served)
 
 
-def test_a_deleted_message_takes_its_file_with_it(live, people, opened, room):
+def test_a_deleted_message_takes_its_file_with_it(request, live, people, opened, room):
     alice = open_as(live, people, opened, "alice", room)
     done = files.upload(alice, files.png(), name="oops.png")
     shown = alice.wait_for("message", lambda m: m["id"] == done["id"])["attachment"]
-    folder = Path(live.env["MEDIA_ROOT"]) / "attachments" / str(room_id(live, room))
-    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["file", "thumb"]
+    assert stored_files(request, live, room) == ["file", "thumb"]
     assert get(people["alice"], live, shown["url"]).status_code == 200
     assert alice.call({"id": done["id"]}, event="delete")["ok"]
     assert get(people["alice"], live, shown["url"]).status_code == 404
     assert get(people["alice"], live, shown["thumbnail"]).status_code == 404
     wait_until(
-        lambda: not [p for p in folder.rglob("*") if p.is_file()],
+        lambda: stored_files(request, live, room) == [],
         message="the file and its thumbnail deleted",
     )
 
