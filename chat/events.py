@@ -237,8 +237,9 @@ def upload_start(chat, sid, *payload):
         member.room_id, request["name"], request["size"], request["type"], request["text"]
     )
     if parts.declaration(member.user_id, cid) is None:
-        refuse_if_limited(chat.upload_limit, member.user_id, TOO_MANY_FILES)
+        # The quota first: a declaration it refuses spends none of the minute's files.
         rules.refuse_over_quota(member.user_id, declared.size)
+        refuse_if_limited(chat.upload_limit, member.user_id, TOO_MANY_FILES)
     offset = parts.begin(member.user_id, cid, declared)
     return {"ok": True, "offset": offset, "chunk_size": rules.chunk_size()}
 

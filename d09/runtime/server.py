@@ -38,6 +38,11 @@ OVERRIDDEN = {
 }
 
 
+def _is_binary_packet(data):
+    """Whether an Engine.IO message is a Socket.IO BINARY_EVENT or BINARY_ACK."""
+    return isinstance(data, str) and data[:1] in ("5", "6")
+
+
 class ChatServer(socketio.Server):
     """socketio.Server with these guards:
 
@@ -78,7 +83,9 @@ class ChatServer(socketio.Server):
       attachment or more than MAX_ATTACHMENTS, or a text frame where an
       attachment is due (python-socketio would take it as the attachment), is
       malformed: the connection is closed. An attachment frame spends no frame
-      token (its packet spent one): a file's chunks go at one token each.
+      token (its packet spent one): a file's chunks go at one token each, and
+      past the budget a binary packet is read only once its token is there
+      (the sender is slowed down, not closed: a 10 MB file is 160 chunks).
     """
 
     def __init__(
@@ -116,10 +123,17 @@ class ChatServer(socketio.Server):
 
     def _handle_eio_message(self, eio_sid, data):
         attachment_due = eio_sid in self._binary_packet
-        if not attachment_due and self.frame_budget is not None and self.frame_budget.take(eio_sid):
-            logger.warning("closing %s: it sent frames faster than its budget", eio_sid)
-            self.eio.disconnect(eio_sid)
-            return None
+        if not attachment_due and self.frame_budget is not None:
+            wait = self.frame_budget.take(eio_sid)
+            if wait and _is_binary_packet(data):
+                # A file's chunks: slowed down to the budget's pace, not closed.
+                # Not reading this connection meanwhile is the back-pressure.
+                self.sleep(wait)
+                self.frame_budget.take(eio_sid)  # the token it waited for
+            elif wait:
+                logger.warning("closing %s: it sent frames faster than its budget", eio_sid)
+                self.eio.disconnect(eio_sid)
+                return None
         # A client that sends garbage is broken: say so in one line and close
         # it, so that it reconnects cleanly or goes away.
         try:

@@ -397,3 +397,101 @@ def wait_for_ack(raw, prefix):
         frame = raw.recv()
         if isinstance(frame, str) and frame.startswith(prefix):
             return frame[len(prefix) :]
+
+
+@pytest.fixture(scope="module")
+def strict(module_servers):
+    """A server with low limits: 2 new files a minute, 60,000 bytes stored per
+    user, and a frame budget of 10 frames then 100 a second."""
+    return module_servers.start(
+        ATTACHMENTS_PER_MINUTE="2",
+        ATTACHMENT_QUOTA_BYTES="60000",
+        FRAME_RATE_BURST="10",
+        FRAME_RATE_PER_SECOND="100",
+    )
+
+
+@pytest.fixture(scope="module")
+def strict_people(strict):
+    return {name: login(strict.url, name, DEMO_PASSWORD) for name in ("alice", "bob")}
+
+
+def test_files_per_minute_and_the_quota_are_per_user(strict, strict_people, opened):
+    alice = open_as(strict, strict_people, opened, "alice", "general")
+    bob = open_as(strict, strict_people, opened, "bob", "general")
+    first = files.upload(alice, b"a" * 40000, name="a.txt", type="text/plain")
+    assert first["ok"], first
+    # 40,000 stored + 30,000 > 60,000: refused at the declaration.
+    _, over = files.start(alice, b"b" * 30000, name="b.txt", type="text/plain")
+    assert over["ok"] is False and over["reason"] == "quota", over
+    second = files.upload(alice, b"c" * 9000, name="c.txt", type="text/plain")
+    assert second["ok"], second
+    # A third new file within the minute: refused, and says when to try again.
+    _, third = files.start(alice, b"d" * 10, name="d.txt", type="text/plain")
+    assert third["ok"] is False and third["retry_after"] >= 1, third
+    assert "too fast" in third["error"]
+    # bob has budgets of his own.
+    assert files.upload(bob, b"e" * 10, name="e.txt", type="text/plain")["ok"]
+    # A deleted message's file no longer counts.
+    assert alice.call({"id": first["id"]}, event="delete")["ok"]
+    assert rules_stored(strict, "alice") == 9000
+
+
+def rules_stored(live, username):
+    code = (
+        "from chat.attachments.rules import stored_bytes; "
+        "from django.contrib.auth import get_user_model; "
+        f"print(stored_bytes(get_user_model().objects.get(username={username!r}).pk))"
+    )
+    return int(live.manage("shell", "-c", code).strip().splitlines()[-1])
+
+
+def test_a_file_faster_than_the_frame_budget_is_slowed_down_not_closed(
+    strict, strict_people, opened
+):
+    bob = open_as(strict, strict_people, opened, "bob", "cats")
+    data = b"%PDF-1.4\n" + b"p" * (40 * 1024)  # 41 chunks of 1 KB at full speed
+    cid, started = files.start(bob, data, name="slow.pdf", type="application/pdf")
+    assert started["ok"], started
+    done = files.send_from(bob, cid, data, 0, 1024)
+    assert done["ok"] and "id" in done, done
+    assert bob.sio.connected
+    # Text frames past the budget still close the connection.
+    for n in range(200):
+        if not bob.sio.connected:
+            break
+        bob.sio.emit("typing", {"typing": bool(n % 2)})
+    wait_until(lambda: not bob.sio.connected, message="the flood closed")
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("upload_start", None),
+        ("upload_start", ["x"]),
+        ("upload_start", {"client_message_id": "abcdefgh9", "name": "a", "size": 1, "x": 1}),
+        ("upload_start", {"client_message_id": "abcdefgh9", "name": "a", "size": -1}),
+        ("upload_start", {"client_message_id": "abcdefgh9", "name": ["a"], "size": 1}),
+        ("upload_cancel", {}),
+        ("upload_cancel", {"client_message_id": 7}),
+        ("upload_cancel", {"client_message_id": "abcdefgh9", "more": True}),
+    ],
+)
+def test_bad_upload_payloads_get_a_clear_error(live, people, opened, room, event, payload):
+    alice = open_as(live, people, opened, "alice", room)
+    answer = alice.sio.call(event, payload, timeout=10)
+    assert answer["ok"] is False and answer["error"], answer
+
+
+def test_a_muted_user_cannot_send_a_file(live, people, opened, room):
+    live.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.filter(username='bob').update(is_staff=True)",
+    )
+    bob = open_as(live, people, opened, "bob", room)
+    carol = open_as(live, people, opened, "carol", room)
+    assert bob.call({"user": "carol", "minutes": 5}, event="mute")["ok"]
+    _, answer = files.start(carol, b"x" * 10, name="x.txt", type="text/plain")
+    assert answer["ok"] is False and "muted" in answer["error"], answer
