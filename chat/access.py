@@ -25,7 +25,9 @@ from chat.models import Membership, Message, Room
 from chat.payloads import Refused
 
 CHUNK = 500
-RESERVED_SLUGS = frozenset({"dm", "search"})  # first segments of /chat/ paths that are not rooms
+RESERVED_SLUGS = frozenset(
+    {"dm", "files", "search"}
+)  # first segments of /chat/ paths that are not rooms
 
 
 class NotAllowed(Exception):

@@ -13,7 +13,7 @@ class ChatConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save, pre_delete
 
         from chat import connection
-        from chat.models import Room
+        from chat.models import Attachment, Room
 
         def on_logout(sender, request, user, **kwargs):
             key = getattr(request.session, "session_key", None)
@@ -43,7 +43,15 @@ class ChatConfig(AppConfig):
                     )
                 )
 
+        def on_attachment_deleted(sender, instance, **kwargs):
+            from chat.attachments.store import delete_files_on_commit
+
+            delete_files_on_commit(instance)
+
         User = get_user_model()
+        post_delete.connect(
+            on_attachment_deleted, sender=Attachment, weak=False, dispatch_uid="chat-files-gone"
+        )
         user_logged_out.connect(on_logout, weak=False, dispatch_uid="chat-admission-logout")
         post_save.connect(on_user_change, sender=User, weak=False, dispatch_uid="chat-admission-u")
         post_delete.connect(on_user_change, sender=User, weak=False, dispatch_uid="chat-adm-ud")

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from chat import access, messages, standing
+from chat.attachments import parts
 from chat.connection import forget_session, forget_user
 from chat.models import Membership, Room
 from chat.sessions import ACCOUNT_GONE, ACCOUNT_INACTIVE, NO_LONGER_MEMBER, ended_sessions
@@ -34,6 +35,15 @@ def start(server, chat, backend):
         server.start_background_task(
             every, settings.SESSION_RECHECK_SECONDS, recheck_sessions, server, chat.registry
         )
+    # Unfinished uploads no chunk came for: their parts leave the disk.
+    server.start_background_task(
+        every, max(10, settings.ATTACHMENT_PENDING_SECONDS // 4), expire_uploads, server, None
+    )
+
+
+def expire_uploads(server, registry):
+    """Delete the unfinished uploads that have waited too long (chat.attachments.parts)."""
+    parts.expire()
 
 
 def keep_presence(server, chat, backend):

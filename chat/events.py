@@ -19,6 +19,7 @@ from django.db import DatabaseError
 from redis.exceptions import RedisError
 
 from chat import access, messages, moderation, reading, standing
+from chat.attachments import parts, rules, store
 from chat.backends.base import LockReentered, RoomBusy
 from chat.connection import admit, admit_visitor
 from chat.limits import (
@@ -48,6 +49,7 @@ UNAVAILABLE = "The chat is unavailable right now: trying again in a moment."
 BUSY = "The chat is busy, please try again."
 TOO_MANY_CONNECTIONS = "Too many connection attempts: try again in {wait}."
 TOO_FAST = "You are sending messages too fast: wait {wait}."
+TOO_MANY_FILES = "You are sending files too fast: wait {wait}."
 TOO_MANY_REQUESTS = "Too many requests for older messages or the user list: wait {wait}."
 WORKER_BUSY = "The server is busy: ask again in {wait}."
 WORKER = "worker"  # the one key of the worker-wide budget
@@ -80,6 +82,7 @@ class Chat:
     connect_limit: RateLimiter = field(default_factory=connection_limiter)
     address_limit: RateLimiter = field(default_factory=address_limiter)
     pending: Counter = field(default_factory=Counter)  # address -> sessions not logged in yet
+    upload_limit: RateLimiter = field(default_factory=rules.upload_limiter)
 
     def admit_transport(self, environ):
         """Whether a new Engine.IO session from this address may open.
@@ -227,6 +230,64 @@ def message(chat, sid, *payload):
         return {"ok": True, "id": message["id"], "duplicate": True}
     chat.notifier.posted(message)
     return {"ok": True, "id": message["id"]}
+
+
+@handles("upload_start", database_error="The upload could not start, please try again.")
+def upload_start(chat, sid, *payload):
+    """Declare a file (``client_message_id``, ``name``, ``size``, ``type``, ``text``);
+    ack ``{"ok", "offset", "chunk_size"}``: where to send from (0, or how far
+    an upload under way got), or ``{"ok", "id", "duplicate": true}`` when that
+    message is stored already."""
+    member = chat.member(sid)
+    request = rules.START.validate(*payload)
+    cid = request["client_message_id"]
+    first = messages.sent_before(member.user_id, cid)
+    if first is not None:
+        if first.room_id != member.room_id:
+            raise Refused("This client_message_id was used in another room: make a new one.")
+        return {"ok": True, "id": first.id, "duplicate": True}
+    moderation.refuse_if_muted(member)
+    declared = parts.Declaration(
+        member.room_id, request["name"], request["size"], request["type"], request["text"]
+    )
+    if parts.declaration(member.user_id, cid) is None:
+        # The quota first: a declaration it refuses spends none of the minute's files.
+        rules.refuse_over_quota(member.user_id, declared.size)
+        refuse_if_limited(chat.upload_limit, member.user_id, TOO_MANY_FILES)
+    offset = parts.begin(member.user_id, cid, declared)
+    return {"ok": True, "offset": offset, "chunk_size": rules.chunk_size()}
+
+
+@handles("upload_chunk", database_error="The file could not be saved, please try again.")
+def upload_chunk(chat, sid, *payload):
+    """The bytes at ``offset`` (a binary attachment); ack ``{"ok", "offset"}``
+    with the next offset expected; the last chunk stores the message and its
+    file, and its ack has the message's ``id``."""
+    member = chat.member(sid)
+    request = rules.CHUNK.validate(*payload)
+    cid = request["client_message_id"]
+    declared, reached = parts.append(
+        member.user_id, member.room_id, cid, request["offset"], request["data"]
+    )
+    if reached < declared.size:
+        return {"ok": True, "offset": reached}
+    fields = store.keep(member.user_id, cid, declared)
+    try:
+        message, stored = chat.rooms.post(member, declared.text, cid, attachment=fields)
+    except Exception:
+        store.forget(fields)
+        raise
+    if not stored:
+        store.forget(fields)
+    return {"ok": True, "offset": reached, "id": message["id"]}
+
+
+@handles("upload_cancel")
+def upload_cancel(chat, sid, *payload):
+    """Give up an upload under way: what was received of it is deleted."""
+    member = chat.member(sid)
+    parts.discard(member.user_id, rules.CANCEL.validate(*payload)["client_message_id"])
+    return {"ok": True}
 
 
 @handles("edit", database_error="The message could not be saved, please try again.")

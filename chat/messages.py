@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from chat.models import Message, Room
+from chat.models import Attachment, Message, Room
 from chat.payloads import Refused, Schema, optional
 
 MAX_MESSAGE_LENGTH = 2000
@@ -94,7 +94,15 @@ def as_event(message, room_slug, username):
         "edited": iso(message.edited),
         "deleted": message.deleted is not None,
         "mentions": [] if message.deleted else message.mentions,
+        "attachment": None if message.deleted else _attachment_wire(message),
     }
+
+
+def _attachment_wire(message):
+    from chat.attachments.store import wire  # the package builds on this module
+
+    # A message without one: the reverse one-to-one raises (an AttributeError).
+    return wire(getattr(message, "attachment", None))
 
 
 def mentioned(text, member):
@@ -125,8 +133,9 @@ def next_seq(room_id):
         return cursor.fetchone()[0]
 
 
-def store_message(member, text, client_message_id=None):
-    """Store a validated message from ``member`` (chat.connection.Member).
+def store_message(member, text, client_message_id=None, attachment=None):
+    """Store a validated message from ``member`` (chat.connection.Member),
+    with its ``Attachment`` when ``attachment`` (its fields) is given.
 
     Returns ``(wire form, stored)``. A ``client_message_id`` the author already
     used stores nothing: the first message's wire form comes back, with
@@ -143,8 +152,12 @@ def store_message(member, text, client_message_id=None):
                 seq=next_seq(member.room_id),
                 mentions=mentioned(text, member),
             )
+            if attachment is not None:
+                message.attachment = Attachment.objects.create(message=message, **attachment)
+            else:  # known to have none: its wire form asks the database nothing more
+                Message.attachment.related.set_cached_value(message, None)
     except IntegrityError:
-        first = _sent_before(member, client_message_id)
+        first = sent_before(member.user_id, client_message_id)
         if first is None:
             raise
         if first.room_id != member.room_id:
@@ -171,8 +184,10 @@ def edit_message(message, text, member):
 
 
 def delete_message(message):
-    """Delete ``message``: its text goes, its row stays as a placeholder."""
+    """Delete ``message``: its text and its file go, its row stays as a placeholder."""
     with transaction.atomic():
+        for attachment in Attachment.objects.filter(message=message):
+            attachment.delete()  # its files go once committed (chat.apps)
         message.text = ""
         message.mentions = []
         message.deleted = timezone.now()
@@ -206,18 +221,19 @@ def find(room_id, message_id):
     return message
 
 
-def _sent_before(member, client_message_id):
+def sent_before(user_id, client_message_id):
+    """The user's message of that ``client_message_id``, with its room, or None."""
     if not client_message_id:
         return None
     return (
-        Message.objects.filter(author_id=member.user_id, client_message_id=client_message_id)
-        .select_related("room")
+        Message.objects.filter(author_id=user_id, client_message_id=client_message_id)
+        .select_related("room", "attachment")
         .first()
     )
 
 
 def _in_room(room_id):
-    return Message.objects.filter(room_id=room_id).select_related("author")
+    return Message.objects.filter(room_id=room_id).select_related("author", "attachment")
 
 
 def _shown(room_id):

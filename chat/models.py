@@ -270,3 +270,30 @@ class SearchableMessage(models.Model):
 
     def __str__(self):
         return f"message {self.pk}"
+
+
+class Attachment(models.Model):
+    """A file shared in a room: the message it came with (its caption is the
+    message's text), what it is, and where its bytes are (keys of Django's
+    default storage, chat/attachments/). ``content_type`` is what the server
+    found in the bytes, never what the client declared."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    content_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    storage_key = models.CharField(max_length=255)
+    thumbnail_key = models.CharField(max_length=255, blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.content_type}, {self.size} bytes)"
+
+    @property
+    def is_image(self):
+        return self.width is not None

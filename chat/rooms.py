@@ -110,8 +110,9 @@ class Rooms:
         logger.info("%s left %s (%s, %s)", change.user, change.room, sid, reason)
         self.announce(change.room, [change], skip_sid=sid)
 
-    def post(self, member, text, client_message_id=None):
-        """Store a validated line from ``member``, then send it to the whole room.
+    def post(self, member, text, client_message_id=None, attachment=None):
+        """Store a validated line from ``member`` (with its file's ``attachment``
+        fields, if any), then send it to the whole room.
 
         Returns ``(wire form, stored)``; a line whose ``client_message_id`` was
         seen before is neither stored nor sent again (``stored`` False). Stored
@@ -119,7 +120,9 @@ class Rooms:
         author is muted in the room."""
         moderation.refuse_if_muted(member)
         with self.locks.hold(member.room_slug):
-            message, stored = messages.store_message(member, text, client_message_id)
+            message, stored = messages.store_message(
+                member, text, client_message_id, attachment=attachment
+            )
             if stored:
                 self.server.emit("message", message, to=member.room_slug)
         if stored:

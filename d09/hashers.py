@@ -21,16 +21,13 @@ per-thread attribute on Linux): it gets the CPU the loop leaves. Logins wait
 longer under load; the chat does not.
 """
 
-import contextlib
-import os
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import hashers
 
-from d09.runtime.green import green_thread_pool
-
-HASHING_NICENESS = 19
+from d09.offloop import LOW_NICENESS as HASHING_NICENESS  # noqa: F401 (tests read it here)
+from d09.offloop import at_low_priority, green_thread_pool
 
 
 class HashingBusy(Exception):
@@ -74,16 +71,6 @@ def bounded(run_on_pool, function, *args):
         return run_on_pool(at_low_priority, function, *args)
     finally:
         _hashes_in_flight -= 1
-
-
-def at_low_priority(function, *args):
-    """``function(*args)`` with the calling OS thread (a pool thread, never the
-    loop's) at the lowest priority. On Linux ``setpriority(PRIO_PROCESS, 0)``
-    applies to the calling thread alone; raising one's own niceness needs no
-    privilege. Elsewhere the hash runs as it is."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, HASHING_NICENESS)
-    return function(*args)
 
 
 class OffLoopEncodeMixin:

@@ -137,8 +137,36 @@ STATICFILES_DIRS = [
     BASE_DIR / "d09" / "static",
     ("vendor/jquery", xstatic.pkg.jquery.BASE_DIR),
 ]
+# Attachments (chat/attachments/) are kept through Django's storage API: files
+# under MEDIA_ROOT by default, or an S3-compatible store when a bucket is named
+# (a Procfile host's disk is thrown away at each deploy: docs/deploy.md). They
+# are never served from MEDIA_URL: only chat.attachments.views hands them out.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "media")
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+
+
+def _default_storage():
+    if not AWS_STORAGE_BUCKET_NAME:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    # django-storages; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    # (or whatever else boto3 finds: an instance role).
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage(),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -289,6 +317,27 @@ MESSAGE_EDIT_MINUTES = env_int("MESSAGE_EDIT_MINUTES", 15)
 # of its tokens; a connection that runs out is closed.
 FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 200)
 FRAME_RATE_PER_SECOND = env_int("FRAME_RATE_PER_SECOND", 50)
+
+# Attachments (chat/attachments/, README "Attachments"). Sizes in bytes.
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# Types accepted, as found in the bytes (never as the client says). Images of
+# these types are shown inline; everything else is only ever a download.
+ATTACHMENT_TYPES = env_list(
+    "ATTACHMENT_TYPES",
+    default="image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,application/zip",
+)
+# New uploads per user per minute (a burst of as many, then that rate). 0: no limit.
+ATTACHMENTS_PER_MINUTE = env_int("ATTACHMENTS_PER_MINUTE", 10)
+# Bytes of attachments a user may have stored (deleted messages' files do not count).
+ATTACHMENT_QUOTA_BYTES = env_int("ATTACHMENT_QUOTA_BYTES", 200 * 1024 * 1024)
+# Unfinished uploads a user may have at once, and how long one is kept after
+# its last chunk (then its part is deleted).
+ATTACHMENT_PENDING_PER_USER = env_int("ATTACHMENT_PENDING_PER_USER", 5)
+ATTACHMENT_PENDING_SECONDS = env_int("ATTACHMENT_PENDING_SECONDS", 600)
+# Where unfinished uploads are kept (local disk of the worker's host).
+ATTACHMENT_PARTS_DIR = Path(env_str("ATTACHMENT_PARTS_DIR") or MEDIA_ROOT / "parts")
+# Images over this many pixels are refused (decompression bombs).
+ATTACHMENT_MAX_PIXELS = env_int("ATTACHMENT_MAX_PIXELS", 40_000_000)
 
 # Presence notices of a busy room are gathered for this long (ms) and sent as
 # one event; a quiet room hears each at once. 0: every notice at once.

@@ -47,6 +47,7 @@ def live_server_env(request):
         "SECRET_KEY": "live-server-tests-secret-key-" + "y" * 40,
         "DEBUG": "0",
         "DATABASE_URL": f"sqlite:///{workdir}/db.sqlite3",
+        "MEDIA_ROOT": f"{workdir}/media",
         "LOG_LEVEL": "INFO",
     }
     if BACKEND == "postgres-redis":

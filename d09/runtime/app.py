@@ -133,6 +133,12 @@ def create_app(async_mode):
     from d09.runtime.gc_tuning import tune_gc
     from d09.runtime.websocket_middleware import websocket_middleware
 
+    if async_mode == "eventlet":
+        from d09.runtime.ws_mask import install
+
+        if not install():
+            logger.warning("eventlet's WebSocket unmasking has changed: left as it is")
+
     backend = load_backend()
     logger.info(
         "async mode %s, psycopg2 wait callback: %s, shared through %s",

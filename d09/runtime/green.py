@@ -10,7 +10,8 @@ loop as the psycogreen package). SQLite has no such hook: it always blocks.
 """
 
 import logging
-import sys
+
+from d09.offloop import green_thread_pool
 
 logger = logging.getLogger(__name__)
 
@@ -53,29 +54,6 @@ def gevent_wait_callback(conn, timeout=None):
             wait_write(conn.fileno(), timeout=timeout)
         else:
             raise OperationalError(f"Bad result from poll: {state!r}")
-
-
-def green_thread_pool():
-    """How to run a function on a real OS thread from a green thread, the
-    caller waiting without blocking the others: ``run(function, *args)``; None
-    when the process does not run on green threads (tests, management
-    commands, a threaded server), where a plain call blocks nobody else.
-
-    eventlet: ``eventlet.tpool`` (``EVENTLET_THREADPOOL_SIZE`` threads, 20 by
-    default). gevent: the hub's thread pool (10 threads by default).
-    """
-    eventlet_patcher = sys.modules.get("eventlet.patcher")
-    if eventlet_patcher is not None and eventlet_patcher.is_monkey_patched("thread"):
-        from eventlet import tpool
-
-        return tpool.execute
-    gevent_monkey = sys.modules.get("gevent.monkey")
-    if gevent_monkey is not None and gevent_monkey.is_module_patched("threading"):
-        import gevent
-
-        pool = gevent.get_hub().threadpool
-        return lambda function, *args: pool.apply(function, args)
-    return None
 
 
 def on_os_thread(connection, function, *args):

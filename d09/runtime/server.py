@@ -21,6 +21,12 @@ logger = logging.getLogger(__name__)
 # Event names the client may not send: they belong to the protocol itself.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 
+# Binary attachments one Socket.IO packet may announce ("451-[...]"). python-
+# socketio takes up to ten digits' worth and keeps every attachment in memory
+# until the last one comes: a client announcing a billion could fill the
+# worker. The chat's own binary events carry one.
+MAX_ATTACHMENTS = 4
+
 # Methods of socketio.Server overridden below, with their parameters (the test
 # compares these with the installed library).
 OVERRIDDEN = {
@@ -30,6 +36,11 @@ OVERRIDDEN = {
     "_handle_eio_disconnect": ("self", "eio_sid", "reason"),
     "_handle_connect": ("self", "eio_sid", "namespace", "data"),
 }
+
+
+def _is_binary_packet(data):
+    """Whether an Engine.IO message is a Socket.IO BINARY_EVENT or BINARY_ACK."""
+    return isinstance(data, str) and data[:1] in ("5", "6")
 
 
 class ChatServer(socketio.Server):
@@ -72,6 +83,13 @@ class ChatServer(socketio.Server):
       session is taken, and ``close_when_idle(eio_sid)`` closes a session once
       the event it is handling is answered, so that no ack of a stored message
       is cut off by the goodbye.
+    - Binary packets (BINARY_EVENT "5", BINARY_ACK "6"): one announcing no
+      attachment or more than MAX_ATTACHMENTS, or a text frame where an
+      attachment is due (python-socketio would take it as the attachment), is
+      malformed: the connection is closed. An attachment frame spends no frame
+      token (its packet spent one): a file's chunks go at one token each, and
+      past the budget a binary packet is read only once its token is there
+      (the sender is slowed down, not closed: a 10 MB file is 160 chunks).
     """
 
     def __init__(
@@ -111,16 +129,31 @@ class ChatServer(socketio.Server):
         super()._handle_event(eio_sid, namespace, id, data)
 
     def _handle_eio_message(self, eio_sid, data):
-        if self.frame_budget is not None and self.frame_budget.take(eio_sid):
-            logger.warning("closing %s: it sent frames faster than its budget", eio_sid)
-            self.eio.disconnect(eio_sid)
-            return None
+        attachment_due = eio_sid in self._binary_packet
+        if not attachment_due and self.frame_budget is not None:
+            wait = self.frame_budget.take(eio_sid)
+            if wait and _is_binary_packet(data):
+                # A file's chunks: slowed down to the budget's pace, not closed.
+                # Not reading this connection meanwhile is the back-pressure.
+                self.sleep(wait)
+                self.frame_budget.take(eio_sid)  # the token it waited for
+            elif wait:
+                logger.warning("closing %s: it sent frames faster than its budget", eio_sid)
+                self.eio.disconnect(eio_sid)
+                return None
         self._handling.add(eio_sid)
         # A client that sends garbage is broken: say so in one line and close
         # it, so that it reconnects cleanly or goes away.
         try:
-            return super()._handle_eio_message(eio_sid, data)
+            if attachment_due and not isinstance(data, bytes):
+                raise ValueError("a text frame where a binary attachment was due")
+            result = super()._handle_eio_message(eio_sid, data)
+            pending = self._binary_packet.get(eio_sid)
+            if pending is not None and not 0 < pending.attachment_count <= MAX_ATTACHMENTS:
+                raise ValueError(f"a binary packet of {pending.attachment_count} attachments")
+            return result
         except (ValueError, TypeError, KeyError, IndexError) as error:
+            self._binary_packet.pop(eio_sid, None)
             logger.warning("malformed packet from %s (%.80s): closing it", eio_sid, error)
             self.eio.disconnect(eio_sid)
         finally:

@@ -139,3 +139,65 @@ def test_another_namespace_connects_gets_its_events_and_routes_acks(page):
     assert {"general", "random", "cats"} <= set(result["rooms"])
     assert result["ack"] == {"ok": False, "error": "Unknown event 'nope'."}
     assert page.execute_script("return window.chatReady") is True
+
+
+# A WebSocket stand-in for the shim: records what the shim sends and plays a
+# server that answers the namespace CONNECT, then sends a binary event and a
+# binary ack, each with its attachment in a frame of its own.
+FAKE_SERVER = """
+var sent = [];
+var RealWebSocket = window.WebSocket;
+function FakeSocket() {
+  var ws = this;
+  ws.readyState = 1;
+  ws.send = function (frame) {
+    sent.push(typeof frame === "string" ? frame : Array.from(new Uint8Array(frame)));
+    if (frame === "40{}") {
+      ws.deliver("40{\\"sid\\":\\"x\\"}");
+      ws.deliver("451-[\\"picture\\",{\\"name\\":\\"a\\",\\"data\\":{\\"_placeholder\\":true,\\"num\\":0}}]");
+      ws.deliver(new Uint8Array([1, 2, 3]).buffer);
+    } else if (typeof frame !== "string") {
+      ws.deliver("461-0[{\\"ok\\":true,\\"echo\\":{\\"_placeholder\\":true,\\"num\\":0}}]");
+      ws.deliver(new Uint8Array([9, 8]).buffer);
+    }
+  };
+  ws.close = function () {};
+  ws.deliver = function (data) {
+    setTimeout(function () { ws.onmessage({ data: data }); }, 0);
+  };
+  ws.deliver("0{\\"sid\\":\\"e\\",\\"pingInterval\\":25000,\\"pingTimeout\\":20000,\\"maxPayload\\":100}");
+}
+window.WebSocket = FakeSocket;
+window.WebSocket.OPEN = 1;
+var s = $.socketio({});
+window.WebSocket = RealWebSocket;
+"""
+
+
+def test_binary_events_both_ways_as_socket_io_v5_binary_packets(page):
+    result = run_async(
+        page,
+        FAKE_SERVER
+        + """
+        s.on("picture", function (data) {
+          var bytes = Array.from(new Uint8Array(data.data));
+          s.emit("upload", {offset: 0, data: new Uint8Array([5, 6, 7])}, function (answer) {
+            var tooBig = s.emit("upload", {data: new Uint8Array(101)}, function () {});
+            done({name: data.name, bytes: bytes, ok: answer.ok,
+                  echo: Array.from(new Uint8Array(answer.echo)), sent: sent, tooBig: tooBig});
+          });
+        });
+        """,
+    )
+    assert result == {
+        "name": "a",
+        "bytes": [1, 2, 3],
+        "ok": True,
+        "echo": [9, 8],
+        "sent": [
+            "40{}",
+            '451-0["upload",{"offset":0,"data":{"_placeholder":true,"num":0}}]',
+            [5, 6, 7],
+        ],
+        "tooBig": False,  # an attachment over maxPayload is refused before anything is sent
+    }

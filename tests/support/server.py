@@ -27,6 +27,7 @@ RELAXED_LIMITS = {
     "TYPING_RATE_BURST": "100000",
     "HISTORY_RATE_BURST": "100000",
     "HISTORY_WORKER_BURST": "100000",
+    "ATTACHMENTS_PER_MINUTE": "100000",
 }
 
 
@@ -219,7 +220,11 @@ class ServerFactory:
 
     def start(self, server_class=LiveServer, worker_class="eventlet", workers=1, **env):
         name = f"own-{len(self.started)}"
-        database = {"DATABASE_URL": f"sqlite:///{self.folder / name}.sqlite3"}
+        database = {
+            "DATABASE_URL": f"sqlite:///{self.folder / name}.sqlite3",
+            # Its own files too: user ids of two databases are the same numbers.
+            "MEDIA_ROOT": str(self.folder / f"{name}-media"),
+        }
         live = start_server(
             {**self.base_env, **database, **env},
             LOG_DIR,

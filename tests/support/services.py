@@ -11,6 +11,9 @@ Fixtures (a pytest plugin, loaded by tests/conftest.py):
 - ``postgres_service``: one PostgreSQL for the session; ``new_database()`` gives
   the URL of an empty database.
 - ``own_redis``: a redis-server of the test's own, to stop, restart or pause.
+- ``s3_service``: an S3-compatible server (moto's server mode, from
+  requirements-dev.txt) for the session; ``new_bucket()`` gives the
+  environment of a server that keeps its files in a new, empty bucket.
 """
 
 import glob
@@ -19,6 +22,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -210,6 +214,79 @@ class PostgresService:
             _stop(self.process, signal.SIGINT)
             self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class S3Service:
+    """``moto_server`` on loopback: S3 spoken over HTTP, buckets in its memory."""
+
+    REGION = "us-east-1"
+    KEY, SECRET = "test-access-key", "test-secret-key"  # moto takes any
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.dir = Path(tempfile.mkdtemp(prefix="d09-s3-"))
+        self.process = None
+
+    def start(self):
+        self.log = open(self.dir / "moto.log", "ab")  # noqa: SIM115 (closed in stop())
+        binary = str(Path(sys.executable).parent / "moto_server")
+        self.process = subprocess.Popen(
+            [binary, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self._answers, timeout=30, message=f"moto_server on port {self.port}")
+        return self
+
+    def _answers(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"moto_server exited: {(self.dir / 'moto.log').read_text()}")
+        try:
+            self.client().list_buckets()
+            return True
+        except Exception:
+            return False
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name=self.REGION,
+            aws_access_key_id=self.KEY,
+            aws_secret_access_key=self.SECRET,
+        )
+
+    def new_bucket(self):
+        """The settings' environment of a new empty bucket (README: S3)."""
+        name = "d09-" + uuid.uuid4().hex[:12]
+        self.client().create_bucket(Bucket=name)
+        return {
+            "AWS_STORAGE_BUCKET_NAME": name,
+            "AWS_S3_ENDPOINT_URL": self.url,
+            "AWS_S3_REGION_NAME": self.REGION,
+            "AWS_ACCESS_KEY_ID": self.KEY,
+            "AWS_SECRET_ACCESS_KEY": self.SECRET,
+        }
+
+    def keys(self, bucket, prefix=""):
+        answer = self.client().list_objects_v2(Bucket=bucket, Prefix=prefix)
+        return sorted(item["Key"] for item in answer.get("Contents", []))
+
+    def stop(self):
+        if self.process is not None:
+            _stop(self.process)
+            self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_service():
+    service = S3Service().start()
+    yield service
+    service.stop()
 
 
 @pytest.fixture(scope="session")

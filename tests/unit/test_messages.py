@@ -83,6 +83,7 @@ def test_store_message_returns_the_wire_form(rooms, alice_user):
         "edited": None,
         "deleted": False,
         "mentions": [],
+        "attachment": None,
     }
     assert stored.seq == stored.room.last_seq  # it took the room's next change number
     assert event["created"].endswith("Z")

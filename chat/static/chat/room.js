@@ -131,6 +131,23 @@
     }
   });
 
+  var uploads = chat.uploads({
+    socket: function () { return socket; }, timeline: timeline, scroll: scroll, me: state.me,
+    // The composer's text is the caption of the (first) file sent with it.
+    takeCaption: function () {
+      var caption = String($input.val() || "").trim();
+      $input.val("").trigger("input");
+      return caption;
+    },
+    showError: function (text) {
+      composer.showError(text);
+    }
+  });
+  uploads.bind({
+    $box: $box, $button: $("#attach-button"), $picker: $("#file-input"), $input: $input,
+    $drop: $(".chat-main")
+  });
+
   function ready() {
     return state.phase === "ready";
   }
@@ -204,6 +221,7 @@
     window.chatReady = phase === "ready";
     // The reader may type on while the page (re)connects: lines wait in the outbox.
     composer.enable(phase !== "ended");
+    $("#attach-button").prop("disabled", phase === "ended");
     if (phase === "reconnecting") {
       state.reconnecting = detail || null;
     }
@@ -444,6 +462,7 @@
     state.restarting = false;
     enter("connected");
     pump();
+    uploads.resume();
   });
 
   socket.on("history", function (list, meta) {

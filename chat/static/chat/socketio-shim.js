@@ -29,12 +29,28 @@
  * written only when it is not "/" ("42/lobby,[...]"). One socket speaks one
  * namespace over a WebSocket of its own.
  * In Engine.IO v4 the server pings and the client answers with a pong.
+ *
+ * Binary data (an ArrayBuffer or a typed array such as Uint8Array, anywhere in
+ * the arguments of an emit or of an ack) travels as Socket.IO v5 binary
+ * packets, the way the reference client sends them: type 5 BINARY_EVENT or
+ * 6 BINARY_ACK, the number of attachments and "-" before the rest, each binary
+ * value replaced by {"_placeholder": true, "num": N} in the JSON, and then the
+ * N attachments, each in a binary WebSocket frame of its own, in order:
+ *
+ *   451-["upload_chunk",{"offset":0,"data":{"_placeholder":true,"num":0}}]
+ *   <binary frame: the bytes>
+ *
+ * The server's binary packets are put back together the same way: handlers
+ * and acks get an ArrayBuffer where the placeholder was. Every frame (the text
+ * one and each attachment) must fit in the server's maxPayload; an emit that
+ * does not is refused before anything is sent, like a text one.
  */
 (function ($) {
   "use strict";
 
   var EIO_OPEN = "0", EIO_CLOSE = "1", EIO_PING = "2", EIO_PONG = "3", EIO_MESSAGE = "4";
   var SIO_CONNECT = "0", SIO_DISCONNECT = "1", SIO_EVENT = "2", SIO_ACK = "3", SIO_CONNECT_ERROR = "4";
+  var SIO_BINARY_EVENT = "5", SIO_BINARY_ACK = "6";
 
   var DEFAULTS = {
     path: "/socket.io/",
@@ -56,10 +72,61 @@
     return new TextEncoder().encode(text).length;
   }
 
+  function isBinary(value) {
+    return value instanceof ArrayBuffer || ArrayBuffer.isView(value);
+  }
+
+  /* The bytes of an ArrayBuffer or a view on one, as WebSocket.send takes them. */
+  function frameOf(value) {
+    return value instanceof ArrayBuffer ? value :
+      value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
+  }
+
+  /* ``data`` with every binary value replaced by its placeholder, pushed on ``attachments``. */
+  function deconstruct(data, attachments) {
+    if (isBinary(data)) {
+      attachments.push(frameOf(data));
+      return { _placeholder: true, num: attachments.length - 1 };
+    }
+    if (Array.isArray(data)) {
+      return $.map(data, function (item) { return [deconstruct(item, attachments)]; });
+    }
+    if (data && typeof data === "object" && !(data instanceof Date)) {
+      var copy = {};
+      $.each(data, function (key, value) { copy[key] = deconstruct(value, attachments); });
+      return copy;
+    }
+    return data;
+  }
+
+  /* ``data`` with each placeholder replaced by its attachment (an ArrayBuffer). */
+  function reconstruct(data, attachments) {
+    if (Array.isArray(data)) {
+      return $.map(data, function (item) { return [reconstruct(item, attachments)]; });
+    }
+    if (data && typeof data === "object") {
+      if (data._placeholder === true && typeof data.num === "number") {
+        return attachments[data.num];
+      }
+      var copy = {};
+      $.each(data, function (key, value) { copy[key] = reconstruct(value, attachments); });
+      return copy;
+    }
+    return data;
+  }
+
   /* Split a Socket.IO packet (the part after the Engine.IO "4") into its fields. */
   function decodePacket(text) {
-    var packet = { type: text.charAt(0), nsp: "/", id: null, data: undefined };
+    var packet = { type: text.charAt(0), nsp: "/", id: null, data: undefined, attachments: 0 };
     var i = 1;
+    if (packet.type === SIO_BINARY_EVENT || packet.type === SIO_BINARY_ACK) {
+      var dash = text.indexOf("-", i);
+      packet.attachments = parseInt(text.substring(i, dash), 10);
+      if (dash === -1 || !(packet.attachments >= 0)) {
+        throw new Error("bad binary packet");
+      }
+      i = dash + 1;
+    }
     if (text.charAt(i) === "/") {
       var comma = text.indexOf(",", i);
       packet.nsp = text.substring(i, comma === -1 ? text.length : comma);
@@ -96,6 +163,7 @@
     this.nextAckId = 0;
     this.pendingAcks = {};
     this.earlyEvents = [];      // events that arrived before the CONNECT reply
+    this.binaryPacket = null;   // a binary packet waiting for its attachments
     this.outbox = [];           // emits waiting for the namespace connection
     this.livenessTimer = null;
     this.retryTimer = null;
@@ -117,13 +185,20 @@
     var self = this;
     self.connected = false;
     self.earlyEvents = [];
+    self.binaryPacket = null;
     var ws = new WebSocket(socketUrl(self.options.path));
+    ws.binaryType = "arraybuffer";
     self.ws = ws;
     self.deadline = Date.now() + self.options.openTimeout;
     self.startLivenessCheck();
     ws.onmessage = function (event) {
-      if (ws === self.ws && typeof event.data === "string") {
+      if (ws !== self.ws) {
+        return;
+      }
+      if (typeof event.data === "string") {
         self.onFrame(event.data);
+      } else {
+        self.onAttachment(event.data);
       }
     };
     ws.onclose = function (event) {
@@ -170,11 +245,33 @@
       } catch (error) {
         return; // not JSON we understand: ignore rather than break the page
       }
-      if (packet.nsp === this.nsp) {
+      if (packet.attachments > 0) {
+        // Its attachments come next, whatever namespace it is for.
+        this.binaryPacket = packet;
+        packet.buffers = [];
+      } else if (packet.nsp === this.nsp) {
         this.onPacket(packet);
       }
     }
     // 3 (pong), 5 (upgrade) and 6 (noop) need no answer.
+  };
+
+  /* A binary frame: the next attachment of the binary packet being received. */
+  Socket.prototype.onAttachment = function (buffer) {
+    var packet = this.binaryPacket;
+    if (!packet) {
+      return; // no packet announced it: not ours to understand
+    }
+    packet.buffers.push(buffer);
+    if (packet.buffers.length < packet.attachments) {
+      return;
+    }
+    this.binaryPacket = null;
+    packet.data = reconstruct(packet.data, packet.buffers);
+    packet.type = packet.type === SIO_BINARY_EVENT ? SIO_EVENT : SIO_ACK;
+    if (packet.nsp === this.nsp) {
+      this.onPacket(packet);
+    }
   };
 
   Socket.prototype.onPacket = function (packet) {
@@ -348,15 +445,17 @@
     if (ack) {
       id = String(this.nextAckId++);
     }
-    var frame = EIO_MESSAGE + SIO_EVENT + this.prefix + id +
-      JSON.stringify([event].concat(args));
-    if (utf8Length(frame) > this.maxPayload) {
+    var attachments = [];
+    var data = deconstruct([event].concat(args), attachments);
+    var head = attachments.length ? SIO_BINARY_EVENT + attachments.length + "-" : SIO_EVENT;
+    var frame = EIO_MESSAGE + head + this.prefix + id + JSON.stringify(data);
+    if (!this.fits(frame, attachments)) {
       if (ack) {
         ack({ ok: false, error: "This message is too large to send." });
       }
       return false;
     }
-    var item = { frame: frame, id: id, ack: ack };
+    var item = { frame: frame, attachments: attachments, id: id, ack: ack };
     if (this.connected) {
       this.transmit(item);
     } else {
@@ -365,12 +464,24 @@
     return true;
   };
 
+  /* Whether each frame of a packet is within the server's maxPayload (bytes). */
+  Socket.prototype.fits = function (frame, attachments) {
+    var max = this.maxPayload;
+    return utf8Length(frame) <= max && $.grep(attachments, function (buffer) {
+      return buffer.byteLength > max;
+    }).length === 0;
+  };
+
   /* Send now; the ack waits from here (a queued emit cannot have been lost yet). */
   Socket.prototype.transmit = function (item) {
+    var self = this;
     if (item.ack) {
-      this.pendingAcks[item.id] = item.ack;
+      self.pendingAcks[item.id] = item.ack;
     }
-    this.send(item.frame);
+    self.send(item.frame);
+    $.each(item.attachments || [], function (_, buffer) {
+      self.send(buffer);
+    });
   };
 
   Socket.prototype.close = function () {

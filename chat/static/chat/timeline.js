@@ -7,6 +7,7 @@
  *   timeline.apply(message)    // the same for a change replayed on reconnect (`since`)
  *   timeline.deleted(id, seq)  // message_deleted: the line becomes a placeholder
  *   timeline.unsent(entry)     // the reader's own line not stored yet: pending or failed
+ *                              // (an entry with `upload` {name, size, sent}: a file on its way)
  *   timeline.confirm(cid, id)  // the server stored that line as message `id`
  *   timeline.forget(cid)       // a failed line the reader discarded
  *   timeline.notice(text)      // "bob has joined the chat", with the time it arrived
@@ -55,6 +56,65 @@
   }
 
   var UNSENT = ".message.pending, .message.failed";
+  var THUMBNAIL_BOX = 480;  // px: the server's thumbnails fit in this square
+
+  /* "532 bytes", "1.5 KB", "10 MB". */
+  function humanSize(size) {
+    if (size < 1024) {
+      return size + " bytes";
+    }
+    var units = ["KB", "MB", "GB"];
+    for (var i = 0; i < units.length; i += 1) {
+      size /= 1024;
+      if (size < 1024 || i === units.length - 1) {
+        return (Math.round(size * 10) / 10) + " " + units[i];
+      }
+    }
+    return "";
+  }
+
+  /*
+   * A stored file: an image as its thumbnail (width and height given, so the
+   * line has its height before the picture loads), a link to it full size;
+   * any other file as its name (a download link), size and type.
+   */
+  function renderAttachment(file) {
+    var $file = $("<div class='attachment'></div>");
+    var name = String(file.name);
+    if (file.inline && file.thumbnail && file.width > 0 && file.height > 0) {
+      var scale = Math.min(1, THUMBNAIL_BOX / file.width, THUMBNAIL_BOX / file.height);
+      var $link = $("<a class='attachment-image' target='_blank' rel='noopener'></a>")
+        .attr({ href: String(file.url), title: name + " (open full size)" })
+        .appendTo($file);
+      $("<img loading='lazy'>").attr({
+        src: String(file.thumbnail), alt: name,
+        width: Math.max(1, Math.round(file.width * scale)),
+        height: Math.max(1, Math.round(file.height * scale))
+      }).appendTo($link);
+      return $file;
+    }
+    $file.addClass("attachment-file");
+    $("<a class='attachment-download' download></a>")
+      .attr({ href: String(file.url), download: name }).text(name).appendTo($file);
+    $("<span class='attachment-meta'></span>")
+      .text(humanSize(Number(file.size) || 0) + " · " + String(file.type)).appendTo($file);
+    return $file;
+  }
+
+  /* A file on its way: its name and size, a progress bar, and Cancel while pending. */
+  function renderUpload(upload, pending) {
+    var $file = $("<div class='attachment attachment-file'></div>");
+    $("<span class='attachment-name'></span>").text(String(upload.name)).appendTo($file);
+    $("<span class='attachment-meta'></span>").text(humanSize(upload.size)).appendTo($file);
+    if (pending) {
+      $("<progress class='upload-progress'></progress>")
+        .attr({ max: Math.max(upload.size, 1), "aria-label": "Sent of " + upload.name })
+        .val(upload.sent).appendTo($file);
+      $("<button type='button' class='btn btn-link btn-sm cancel-upload'></button>")
+        .text("Cancel").attr("aria-label", "Cancel sending " + upload.name).appendTo($file);
+    }
+    return $file;
+  }
   // A control on a line that keeps the focus when its line is re-rendered.
   var FOCUSABLE = ["edit-message", "delete-message", "retry", "discard"];
 
@@ -121,6 +181,12 @@
     }
     var $text = $("<span class='text'></span>").appendTo($line);
     chat.mentions.fill($text, String(message.text), mentions);
+    if (message.attachment && typeof message.attachment === "object") {
+      renderAttachment(message.attachment).appendTo($line);
+    } else if (message.upload) {
+      $line.addClass("upload");
+      renderUpload(message.upload, message.state === "pending").appendTo($line);
+    }
     if ($.inArray(this.me, mentions) !== -1) {
       $line.addClass("mention");
     }
