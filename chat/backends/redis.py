@@ -20,6 +20,7 @@ from socketio.packet import Packet
 
 from chat.backends.base import Backend, Change, RoomBusy
 from chat.backends.memory import LocalRoomLocks
+from d09.runtime.room_index import RoomIndexMixin
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ UNSENT_KEPT = 10_000  # broadcasts kept for a republish while Redis refuses them
 CHANGES = ("message", "message_updated", "message_deleted")  # what a gap fill brings
 
 
-class OrderedRedisManager(socketio.RedisManager):
+class OrderedRedisManager(RoomIndexMixin, socketio.RedisManager):
     """RedisManager whose broadcasts reach this process's clients through Redis too.
 
     python-socketio's RedisManager hands an emit to the local clients at once and
@@ -45,7 +46,8 @@ class OrderedRedisManager(socketio.RedisManager):
 
     ``ignore_queue=True`` still means "this process's clients only, now" (used
     for a joiner's own history). Emits with an ack callback or binary data keep
-    python-socketio's behaviour; the chat sends neither.
+    python-socketio's behaviour; the chat sends neither. A disconnect walks
+    only its own rooms (d09.runtime.room_index).
     """
 
     def __init__(self, *args, **kwargs):

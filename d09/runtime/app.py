@@ -49,6 +49,7 @@ def create_server(async_mode, backend):
     from chat.notify.notifier import Notifier
     from chat.notify.push import push_sender
     from chat.rooms import Rooms
+    from d09.runtime.room_index import IndexedManager
     from d09.runtime.server import ChatServer
 
     chat = Chat()
@@ -57,7 +58,9 @@ def create_server(async_mode, backend):
         admit_transport=chat.admit_transport,
         transport_closed=chat.transport_closed,
         async_mode=async_mode,
-        client_manager=backend.manager,
+        # The embedded default has no manager of its own: python-socketio's,
+        # with the index of each connection's rooms.
+        client_manager=backend.manager or IndexedManager(),
         logger=False,
         engineio_logger=False,
         # A client's events are handled one after another, in the order it sent
