@@ -26,8 +26,9 @@ def preview(text):
 
 
 def message_url(slug, message_id):
-    """The room's page, opened at the message (room.js scrolls to ``#m<id>``)."""
-    return f"{Room(slug=slug).get_absolute_url()}#m{message_id}"
+    """The room's page opened at the message (``?at=<id>``, as a search result
+    opens it: chat/static/chat/jump.js shows it in its context)."""
+    return f"{Room(slug=slug).get_absolute_url()}?at={message_id}"
 
 
 class Notifier:

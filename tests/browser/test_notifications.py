@@ -102,13 +102,13 @@ def test_a_mention_elsewhere_is_a_desktop_notification_that_opens_the_message(se
         )
         wait_for(
             browser,
-            lambda d: d.current_url.endswith(f"/chat/random/#m{said}"),
+            lambda d: d.current_url.endswith(f"/chat/random/?at={said}"),
             message="the room opened",
         )
         wait_ready(browser)
         wait_for(
             browser,
-            lambda d: d.find_elements("css selector", f".message.chat-target[data-id='{said}']"),
+            lambda d: d.find_elements("css selector", f".message.message-target[data-id='{said}']"),
             message="the message shown",
         )
         # Reading that room now: a new mention there makes no notification.

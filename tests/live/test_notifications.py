@@ -104,7 +104,7 @@ def test_a_mention_reaches_the_named_users_pages_in_other_rooms(open_clients, lo
         "user": "alice",
         "text": "@bob look at this",
         "mention": True,
-        "url": f"/chat/random/#m{named}",
+        "url": f"/chat/random/?at={named}",
     }
     bob_list.wait_for("notification", lambda data: data["id"] == named)
     # Later than both messages: whatever was going to arrive has.

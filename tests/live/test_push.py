@@ -86,7 +86,7 @@ def test_a_mention_is_pushed_to_the_named_users_devices(live, people, opened, pu
     assert arrival.payload == {
         "title": "alice in #Random",
         "body": "@bob the build is red",
-        "url": f"/chat/random/#m{said}",
+        "url": f"/chat/random/?at={said}",
         "tag": "d09-room-random",
         "badge": arrival.payload["badge"],
     }
@@ -105,7 +105,7 @@ def test_no_push_while_a_tab_shows_the_room(live, people, opened, push_service):
     away = alice.post("@carol and now you are away")
     arrivals = wait_until(lambda: push_service.arrived("carol-laptop"), timeout=20, message="push")
     # Pushes go in order through a few senders: the first to arrive is the one sent.
-    assert [a.payload["url"] for a in arrivals] == [f"/chat/random/#m{away}"]
+    assert [a.payload["url"] for a in arrivals] == [f"/chat/random/?at={away}"]
     assert seen  # it was posted, and never pushed
 
 
@@ -116,7 +116,7 @@ def test_a_deleted_message_and_a_plain_line_are_not_pushed(live, people, opened,
     alice.post("a plain line for nobody")
     last = alice.post("@bob this one")
     arrivals = wait_until(lambda: push_service.arrived("bob-tablet"), timeout=20, message="push")
-    assert [a.payload["url"] for a in arrivals] == [f"/chat/general/#m{last}"]
+    assert [a.payload["url"] for a in arrivals] == [f"/chat/general/?at={last}"]
 
 
 @pytest.mark.parametrize("status", ["404", "410"])

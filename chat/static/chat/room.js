@@ -434,7 +434,8 @@
     room: state.room, $controls: $("#notify"), vapidKey: String($chat.attr("data-vapid-key") || "")
   });
 
-  /* Show message `id` if the page holds it (a notification's click, #m<id>). */
+  /* Show message `id` if the page holds it (a click on a notification of this
+   * room); false when it does not (the notification then opens ?at=<id>). */
   chat.showMessage = function (id) {
     var $line = $box.children(".message").filter(function () {
       return this.getAttribute("data-id") === String(id);
@@ -442,21 +443,11 @@
     if (!$line.length) {
       return false;
     }
-    $box.children(".chat-target").removeClass("chat-target");
-    $line.addClass("chat-target");
+    $box.children(".message-target").removeClass("message-target").removeAttr("aria-current");
+    $line.addClass("message-target").attr("aria-current", "true");
     scroll.openAt($line[0]);
     return true;
   };
-
-  /* Opened at a message (/chat/<room>/#m<id>): there, if the history holds it. */
-  function openAtHash() {
-    var at = /^#m(\d+)$/.exec(window.location.hash);
-    if (at) {
-      chat.showMessage(Number(at[1]));
-    }
-  }
-
-  $(window).on("hashchange", openAtHash);
 
   socket.on("connect", function () {
     state.restarting = false;
@@ -498,9 +489,6 @@
       scroll.openAt($divider[0]);
     }
     enter("ready");
-    if (entering) {
-      openAtHash();
-    }
     jump.start();  // the context, if an earlier answer was lost
     reading.check();
   });
