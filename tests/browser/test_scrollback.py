@@ -6,7 +6,7 @@ starts."""
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from tests.support.browser import enter_room, lines, wait_for
+from tests.support.browser import enter_room, lines, sent_events, tap_the_wire, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -135,3 +135,26 @@ def test_a_room_with_fewer_than_three_messages_shows_its_start(server, browsers,
     assert shown(bob) == ["carol: the very first", "carol: and the second"]
     assert room_start(bob) == f"Start of #Test room {fresh_room}"
     assert not bob.find_element("id", "load-older").is_displayed()
+
+
+def test_a_refused_page_is_asked_again_after_retry_after_not_before(servers, browsers):
+    """The budget of costly requests refuses a page (retry_after): the button
+    says when, scrolling up again meanwhile asks nothing, and the page comes by
+    itself once the wait is over, the reader still at the top."""
+    tight = servers.start(HISTORY_RATE_BURST="1", HISTORY_RATE_PER_MINUTE="12")
+    tall = "\n".join(f"detail {k}" for k in range(8))  # the box scrolls
+    texts = fill(tight, "general", [f"line {n:03d}\n{tall}" for n in range(120)])
+    bob = enter_room(tap_the_wire(browsers.new()), tight.url, "bob", "general")
+    scroll_to_top(bob)
+    wait_for(bob, lambda d: len(shown(d)) == 53, message="the first page")
+    scroll_to_top(bob)
+    button = bob.find_element("id", "load-older")
+    wait_for(bob, lambda d: button.text.startswith("Older messages in "), message="the wait shown")
+    for _ in range(5):  # the reader insists
+        scroll_to_top(bob)
+        button.click()
+    assert len(sent_events(bob, "older")) == 2
+    wait_for(bob, lambda d: len(shown(d)) == 103, timeout=20, message="the page, by itself")
+    assert len(sent_events(bob, "older")) == 3
+    assert shown(bob) == [f"carol: {t}" for t in texts[-103:]]
+    assert button.text == "Load older messages"

@@ -11,6 +11,12 @@
  *
  * The older lines go in through the timeline (ordered by id there) inside
  * scroll.keep(): the line the reader looks at stays exactly where it is.
+ *
+ * A refusal with `retry_after` (the user's or the worker's budget of costly
+ * requests) is not asked again before that many seconds, whatever the reader
+ * does meanwhile: the button says when, and the page loads by itself then if
+ * the reader is still at the top. Asking at once would only be refused again
+ * (and the server does not read this connection until then anyway).
  */
 (function ($) {
   "use strict";
@@ -25,6 +31,7 @@
     $.extend(self, parts);
     self.more = null;      // null: not known yet; false: the start is shown
     self.loading = false;
+    self.waitUntil = 0;    // Date.now() before which nothing is asked (retry_after)
     self.generation = 0;   // +1 when the timeline is cleared: late answers are dropped
     self.$button.on("click", function () {
       self.load();
@@ -41,7 +48,8 @@
   Scrollback.prototype.load = function () {
     var self = this;
     var before = self.timeline.oldestId();
-    if (self.loading || self.more === false || before === null || !self.ready()) {
+    if (self.loading || self.waiting() || self.more === false || before === null ||
+        !self.ready()) {
       return;
     }
     var generation = self.generation;
@@ -62,7 +70,33 @@
         }
         self.update();
       });
+      if (answer && !answer.ok && typeof answer.retry_after === "number") {
+        self.waitThenLoad(answer.retry_after, generation);
+      }
     });
+  };
+
+  Scrollback.prototype.waiting = function () {
+    return Date.now() < this.waitUntil;
+  };
+
+  /* Refused for `seconds`: ask nothing before then, and then load if the
+   * reader is still at the top. */
+  Scrollback.prototype.waitThenLoad = function (seconds, generation) {
+    var self = this;
+    var ms = Math.max(1, Math.min(Number(seconds) || 1, 300)) * 1000;
+    self.waitUntil = Date.now() + ms;
+    self.update();
+    window.setTimeout(function () {
+      if (generation !== self.generation) {
+        return;
+      }
+      self.waitUntil = 0;
+      self.update();
+      if (self.scroll.atTop()) {
+        self.load();
+      }
+    }, ms);
   };
 
   /* The join history: a short one with nothing unread is the whole room. */
@@ -76,6 +110,7 @@
   Scrollback.prototype.reset = function () {
     this.generation += 1;
     this.loading = false;
+    this.waitUntil = 0;
     this.more = null;
     this.update();
   };
@@ -88,10 +123,21 @@
       .prop("hidden", start || this.timeline.oldestId() === null)
       // Not disabled while loading: that would take a keyboard reader's focus away.
       .attr("aria-busy", this.loading ? "true" : "false")
-      .text(this.loading ? "Loading older messages…" : "Load older messages");
+      .text(this.buttonText());
     if (hadFocus && this.$button.prop("hidden")) {
       this.$box.trigger("focus");  // a keyboard reader stays in the box, not on the page
     }
+  };
+
+  Scrollback.prototype.buttonText = function () {
+    if (this.loading) {
+      return "Loading older messages…";
+    }
+    if (this.waiting()) {
+      var seconds = Math.ceil((this.waitUntil - Date.now()) / 1000);
+      return "Older messages in " + seconds + " s (too many requests)";
+    }
+    return "Load older messages";
   };
 
   chat.scrollback = function (parts) {
