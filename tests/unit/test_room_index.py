@@ -1,14 +1,16 @@
 """d09.runtime.room_index: a manager with the index of each connection's rooms
 behaves as python-socketio's own, whatever the order of what happens."""
 
+import inspect
 import itertools
 from types import SimpleNamespace
 
+import pytest
 import socketio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from d09.runtime.room_index import IndexedManager
+from d09.runtime.room_index import OVERRIDDEN, IndexedManager
 
 NAMESPACES = ["/", "/lobby"]
 ROOMS = ["general", "random", "user:1", "user:2"]
@@ -106,3 +108,19 @@ def test_a_disconnect_walks_only_its_own_rooms():
     made.disconnect(sids[7], "/")
     assert "user:7" not in made.rooms["/"]
     assert made.get_rooms(sids[8], "/")
+
+
+@pytest.mark.parametrize("name", sorted(OVERRIDDEN))
+def test_each_override_matches_the_library_method(name):
+    library = inspect.signature(getattr(socketio.Manager, name))
+    ours = inspect.signature(getattr(IndexedManager, name))
+    assert tuple(library.parameters) == OVERRIDDEN[name]
+    assert tuple(ours.parameters) == OVERRIDDEN[name]
+
+
+def test_python_socketio_still_leaves_rooms_only_through_basic_leave_room():
+    """The index rests on this: the manager changes a room's members only in
+    basic_enter_room and basic_leave_room."""
+    source = inspect.getsource(socketio.base_manager.BaseManager)
+    assert source.count("self.rooms[namespace][room][sid] =") == 1
+    assert source.count("del self.rooms[namespace][room][sid]") == 1
