@@ -1442,6 +1442,14 @@ def prepare(nusers, nrooms, fresh):
         )
         shutil.copy(db, WORK / "template.sqlite3")
         marker.write_text(json.dumps(wanted))
+    # A template made before the checkout's newest migrations gets them now
+    # (the server would fail on a missing table); migrate does nothing otherwise.
+    subprocess.run(
+        [str(SERVER_VENV_BIN / "python"), "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=SERVER_ROOT,
+        env=server_env(f"sqlite:///{WORK / 'template.sqlite3'}"),
+        check=True,
+    )
     # The account page (the real login check) needs the manifest of static files.
     subprocess.run(
         [
