@@ -761,7 +761,7 @@ async function runNonReaders(isActive) {
 
 // Wait for an open loop's requests still under way (at most 60 s); how many were
 // pending when the phase ended.
-async function settle(running, stats) {
+async function settleOpenLoop(running, stats) {
   if (!running) return 0;
   const all = await running;
   const left = stats.pending;
@@ -831,8 +831,8 @@ async function runPhase(p, index) {
   }
   phase = null;
   // Logins and searches still under way are waited for (at most 60 s more): their latency counts.
-  const loginsLeft = await settle(logins, loginStats);
-  const searchesLeft = await settle(searches, searchStats);
+  const loginsLeft = await settleOpenLoop(logins, loginStats);
+  const searchesLeft = await settleOpenLoop(searches, searchStats);
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   let lost = 0;
