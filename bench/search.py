@@ -305,6 +305,12 @@ def toggle_index(url, on):
     if url.startswith("sqlite"):
         import sqlite3
 
+        import django
+
+        # chat.search imports the models: Django is set up on that database first.
+        os.environ.update(django_env(url))
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "d09.settings")
+        django.setup()
         from chat.search import sqlite as fts
 
         db = sqlite3.connect(url.split("sqlite:///", 1)[1])
@@ -337,8 +343,9 @@ def main():
     url = args.database_url or f"sqlite:///{SQLITE_COPY}"
     if args.action == "build":
         result = build_postgres(url) if args.database_url else build_sqlite()
-    elif args.action == "searches":  # the child process of "measure"
-        result = measure(args.repeats)
+    elif args.action == "searches":  # the child process of "measure": one line of JSON
+        print(json.dumps(measure(args.repeats)))
+        return
     else:
         env = django_env(url)
         child = subprocess.run(

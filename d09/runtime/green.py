@@ -11,7 +11,7 @@ loop as the psycogreen package). SQLite has no such hook: it always blocks.
 
 import logging
 
-from d09.offloop import green_thread_pool
+from d09.offloop import at_low_priority, green_thread_pool
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +63,18 @@ def on_os_thread(connection, function, *args):
     go of the GIL meanwhile, so the loop runs beside it. ``connection`` (a
     Django connection the function uses, passed to it explicitly: the pool
     thread has connections of its own) is shared with that thread meanwhile;
-    the green thread waits, so only one of them uses it at a time."""
+    the green thread waits, so only one of them uses it at a time.
+
+    At the lowest priority, as hashing is: the worker's threads share its core,
+    and a search of a common word (about 200 ms of CPU at a million messages)
+    at the loop's priority took that much from the chat (bench/README.md,
+    "Search")."""
     run = green_thread_pool()
     if run is None:
         return function(*args)
     connection.ensure_connection()
     connection.inc_thread_sharing()
     try:
-        return run(function, *args)
+        return run(at_low_priority, function, *args)
     finally:
         connection.dec_thread_sharing()
