@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -66,9 +66,11 @@ def console_text(driver):
 
 
 def wait_for(driver, condition, timeout=20, message=""):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(
-        lambda d: condition(d), message
-    )
+    # An element found just before the page re-renders it (the user list after a
+    # reconnect) is stale: look again at the next poll instead of failing.
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+    ).until(lambda d: condition(d), message)
 
 
 class BrowserFactory:
@@ -221,8 +223,10 @@ def lines(driver):
 
 
 def users(driver):
-    items = driver.find_elements("css selector", "#users li")
-    return [li.get_attribute("textContent") for li in items]
+    """The names in the user list, read in one go (no element can go stale)."""
+    return driver.execute_script(
+        "return $('#users li').map(function () { return this.textContent; }).get();"
+    )
 
 
 def wait_line(driver, line, timeout=10):
