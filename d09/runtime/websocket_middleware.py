@@ -40,17 +40,23 @@
    header: a door the origin check does not cover. It is refused with 400 in
    every configuration (the page and standard clients never use it).
 
-7. A WebSocket is closed only by the green thread that reads it. python-engineio
-   closes a WebSocket from its writer green thread (an Engine.IO close packet
-   from the client, a server-side disconnect, the connect timeout) while the
-   reader may be waiting in ``recv()`` on it. A real close there leaves the
-   reader's listener in eventlet's hub on a file descriptor that the kernel
-   gives to the next socket: when that is a PostgreSQL connection (psycopg2's
-   wait callback), its first read fails with "Second simultaneous read on
-   fileno N" (seen: a 500 on a login after a refused chat connection). The
-   socket eventlet's WebSocket code gets (``SocketInput``) turns ``close()``
-   into ``shutdown()``: the reader wakes with end-of-file and returns, and
-   gunicorn closes the socket on that same green thread when the request ends.
+7. A WebSocket closed by another green thread than its reader leaves no
+   listener behind. python-engineio closes a WebSocket from its writer green
+   thread (an Engine.IO close packet from the client, a server-side
+   disconnect, the connect timeout) while the reader may be waiting in
+   ``recv()`` on it. A bare close there leaves the reader's listener in
+   eventlet's hub on a file descriptor that the kernel gives to the next
+   socket: when that is a PostgreSQL connection (psycopg2's wait callback),
+   its first read fails with "Second simultaneous read on fileno N" (seen: a
+   500 on a login after a refused chat connection). The socket eventlet's
+   WebSocket code gets (``SocketInput``) first tells the hub that the
+   descriptor is gone (``eventlet.hubs.notify_opened``: its listeners are
+   removed and their green threads get ``IOClosed``), then closes it at once.
+   Closing later (a shutdown, and the descriptor left to gunicorn when the
+   request ends) kept the connections of clients that do not read half-open
+   for as long as their reader was held: 100 such clients took the p99 of
+   1,000 members of their room from 0.5-0.8 s to 3-4 s (bench/README.md,
+   "Clients that do not read").
 
 6. A new Engine.IO session that the worker does not take (over its session
    cap, its event loop late, no join slot free in time: d09/runtime/capacity.py)
@@ -61,7 +67,6 @@
 import contextlib
 import logging
 import types
-from socket import SHUT_RDWR
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -87,9 +92,14 @@ class SocketInput:
         return self
 
     def close(self):
-        """Shut the connection down; its owner (gunicorn) closes the descriptor."""
-        with contextlib.suppress(OSError):  # already shut down, or reset by the peer
-            self.socket.shutdown(SHUT_RDWR)
+        """Close the connection now, after waking whoever waits on it (rule 7)."""
+        from eventlet import hubs  # only eventlet's WebSocket code calls this
+
+        with contextlib.suppress(OSError):  # closed already
+            fileno = self.socket.fileno()
+            if fileno >= 0:
+                hubs.notify_opened(fileno)
+        self.socket.close()
 
     def __getattr__(self, name):  # recv, sendall, shutdown, fileno...: gunicorn's
         return getattr(self.socket, name)

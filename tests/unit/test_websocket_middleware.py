@@ -115,23 +115,62 @@ def test_functions_and_builtins_are_called_as_they_are():
     assert direct_call(print) is print
 
 
+def _reader_of(socket):
+    """A reader as python-engineio's: an error on its socket ends it."""
+
+    def read():
+        try:
+            return socket.recv(100)
+        except Exception as error:  # engineio's reader: any error, the connection is over
+            return type(error)
+
+    return eventlet.spawn(read)
+
+
 def test_a_websocket_closed_from_another_green_thread_wakes_its_reader():
     # python-engineio closes a WebSocket from its writer green thread while the
-    # reader waits in recv(): a real close left the reader's listener in the
+    # reader waits in recv(): a bare close left the reader's listener in the
     # hub, on a descriptor the next socket (a PostgreSQL one) then got.
     from eventlet.green import socket as green_socket
 
     ours, theirs = green_socket.socketpair()
+    fileno = ours.fileno()
     seen = SocketInput(ours).get_socket()
-    reader = eventlet.spawn(seen.recv, 100)
+    reader = _reader_of(seen)
     eventlet.sleep(0)  # the reader now waits in recv()
+    assert hubs.get_hub().listeners[hubs.get_hub().READ].get(fileno)
     eventlet.spawn(seen.close).wait()  # the writer's close
+    # No listener is left on the descriptor the kernel may give to the next socket.
+    assert not hubs.get_hub().listeners[hubs.get_hub().READ].get(fileno)
     with eventlet.Timeout(5):
-        assert reader.wait() == b""  # woken: end of file, no listener left behind
-    assert ours.fileno() >= 0  # still open: its owner closes it
-    assert not hubs.get_hub().listeners[hubs.get_hub().READ].get(ours.fileno())
-    ours.close()
+        assert reader.wait() is EOFError  # woken: its socket is gone
+    # Closed now, not when its reader ends: a client that does not read gets its
+    # reset (SO_LINGER 0) at once instead of a half-open connection.
+    assert ours.fileno() == -1
+    assert theirs.recv(100) == b""
     theirs.close()
+
+
+def test_a_descriptor_reused_after_such_a_close_serves_its_new_socket():
+    # The failure this prevents: psycopg2's wait callback on the recycled
+    # descriptor met the dead reader's listener ("Second simultaneous read").
+    from eventlet.green import socket as green_socket
+
+    ours, theirs = green_socket.socketpair()
+    seen = SocketInput(ours).get_socket()
+    reader = _reader_of(seen)
+    eventlet.sleep(0)
+    eventlet.spawn(seen.close).wait()
+    theirs.close()
+    first, second = green_socket.socketpair()  # the kernel reuses the lowest descriptors
+    try:
+        second.sendall(b"ok")
+        with eventlet.Timeout(5):
+            assert reader.wait() is EOFError
+            assert first.recv(2) == b"ok"
+    finally:
+        first.close()
+        second.close()
 
 
 def test_the_websocket_code_gets_everything_else_of_gunicorns_socket():
