@@ -302,15 +302,16 @@ def posting_cost(url, sessions):
 
 def toggle_index(url, on):
     sys.path.insert(0, str(ROOT))
+    import django
+
+    # chat.search and the migration import the models: Django is set up on that
+    # database first.
+    os.environ.update(django_env(url))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "d09.settings")
+    django.setup()
     if url.startswith("sqlite"):
         import sqlite3
 
-        import django
-
-        # chat.search imports the models: Django is set up on that database first.
-        os.environ.update(django_env(url))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "d09.settings")
-        django.setup()
         from chat.search import sqlite as fts
 
         db = sqlite3.connect(url.split("sqlite:///", 1)[1])
