@@ -13,6 +13,7 @@ import socketio
 from chat.backends.memory import LocalRoomLocks
 from d09.runtime import send_bound
 from d09.runtime.server import OVERRIDDEN, ChatServer
+from tests.support.overrides import assert_override_matches
 from tests.support.server import wait_until
 
 
@@ -29,18 +30,14 @@ def connected_sid(server, eio_sid="eio-1"):
 
 @pytest.mark.parametrize("name", sorted(OVERRIDDEN))
 def test_each_override_matches_the_library_method(name):
-    library = inspect.signature(getattr(socketio.Server, name))
-    ours = inspect.signature(getattr(ChatServer, name))
-    assert tuple(library.parameters) == OVERRIDDEN[name]
-    assert tuple(ours.parameters) == OVERRIDDEN[name]
+    assert_override_matches(socketio.Server, ChatServer, name, OVERRIDDEN[name])
 
 
 @pytest.mark.parametrize("name", sorted(send_bound.OVERRIDDEN))
 def test_each_engineio_socket_override_matches_the_library_method(name):
-    library = inspect.signature(getattr(engineio.socket.Socket, name))
-    ours = inspect.signature(getattr(send_bound.BoundedSocket, name))
-    assert tuple(library.parameters) == send_bound.OVERRIDDEN[name]
-    assert tuple(ours.parameters) == send_bound.OVERRIDDEN[name]
+    assert_override_matches(
+        engineio.socket.Socket, send_bound.BoundedSocket, name, send_bound.OVERRIDDEN[name]
+    )
 
 
 def test_engineio_still_sends_through_the_socket_and_writes_what_poll_gives():
