@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.core.validators import slug_re
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -157,7 +158,10 @@ def search_page(request):
     text = request.GET.get("q", "")[: search.query.MAX_QUERY_LENGTH * 2]
     room = None
     if request.GET.get("room"):
-        room = access.room_for_page(request.user, request.GET["room"])
+        # Only a room's address can name one (anything else, a NUL included,
+        # never reaches the database, which may refuse it).
+        slug = request.GET["room"]
+        room = access.room_for_page(request.user, slug) if slug_re.match(slug) else None
         if room is None:
             raise Http404("No such room.")
     context = {"q": text, "room": room, "found": None, "error": None}

@@ -25,6 +25,10 @@ _WORD = re.compile(r"\w+")
 # run of non-space characters.
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _FILTER = re.compile(r"(from|in):(.+)", re.IGNORECASE)
+# Control characters (NUL among them: PostgreSQL refuses it in any string, and a
+# "from:" or "in:" name is looked up as typed) and lone surrogates (no
+# encoding has them) separate words, as spaces do.
+_UNUSABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass
@@ -60,7 +64,7 @@ def parse(text):
     if not isinstance(text, str):
         return query
     terms = 0
-    for match in _TOKEN.finditer(text[:MAX_QUERY_LENGTH]):
+    for match in _TOKEN.finditer(_UNUSABLE.sub(" ", text[:MAX_QUERY_LENGTH])):
         if terms >= MAX_TERMS:
             break
         negated, quoted, bare = match.group(1), match.group(2), match.group(3)
