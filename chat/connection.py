@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.core.cache import caches
+from django.core.validators import slug_re
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
@@ -54,7 +55,9 @@ class Visitor:
 
 
 def room_slug(value):
-    if not isinstance(value, str) or not value or len(value) > 100:
+    # A slug's shape before any lookup: PostgreSQL refuses a NUL in a query
+    # (an error that is not the database's: it would leave the connect unanswered).
+    if not isinstance(value, str) or len(value) > 100 or not slug_re.match(value):
         raise Refused('"room" must be the slug of a chat room.')
     return value
 

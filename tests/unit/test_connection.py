@@ -53,6 +53,8 @@ def test_parse_auth_accepts(auth, expected):
         {"room": ""},
         {"room": 3},
         {"room": "x" * 101},
+        {"room": "gen\x00eral"},  # PostgreSQL refuses a NUL in a lookup
+        {"room": "general room"},
         {"room": "general", "after": "12"},
         {"room": "general", "after": -1},
         {"room": "general", "after": True},
