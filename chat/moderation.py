@@ -2,7 +2,6 @@
 Plain rules over the database; every refusal is a ``Refused`` with a sentence
 the user can read."""
 
-import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,11 +11,9 @@ from django.utils import timezone
 from chat import standing
 from chat.messages import chat_text
 from chat.models import Mute
-from chat.payloads import Refused, Schema, message_id
+from chat.payloads import USERNAME, Refused, Schema, message_id
 
 MUTE_MINUTES = (5, 60, 1440)
-# django.contrib.auth.validators.UnicodeUsernameValidator's shape.
-USERNAME = re.compile(r"[\w.@+-]+")
 
 
 def mute_minutes(value):
@@ -26,7 +23,6 @@ def mute_minutes(value):
 
 
 def username(value):
-    # Django's username shape before any lookup (PostgreSQL refuses a NUL in a query).
     if not isinstance(value, str) or len(value) > 150 or not USERNAME.fullmatch(value):
         raise Refused('"user" must be a username.')
     return value

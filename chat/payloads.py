@@ -6,10 +6,16 @@ names; each field's check returns the clean value or raises ``Refused`` with a
 sentence the user can read. Nothing here knows about sockets.
 """
 
+import re
 from dataclasses import dataclass, field
 
 # Field names and event names are echoed in errors and logs: at most this long.
 MAX_ECHOED_NAME = 40
+
+# What a username may be (django.contrib.auth's UnicodeUsernameValidator): a name
+# from a client is checked for it before any lookup, since PostgreSQL refuses a
+# NUL in a query with an error that is not a database error.
+USERNAME = re.compile(r"[\w.@+-]+")
 
 
 class Refused(ValueError):

@@ -15,6 +15,7 @@ from chat.forms import MemberForm, RoomForm
 from chat.messages import MAX_MESSAGE_LENGTH
 from chat.models import Room
 from chat.notify import push
+from chat.payloads import USERNAME
 from d09.runtime.capacity import retry_after
 
 
@@ -71,6 +72,8 @@ def _message_id(value):
 def direct_page(request, username):
     """The one-to-one conversation with ``username``: made at the first visit
     of either person, the same one ever after."""
+    if not USERNAME.fullmatch(username):
+        raise Http404("No such user.")
     other = get_object_or_404(get_user_model(), username=username, is_active=True)
     return render_room(request, access.direct_room(request.user, other))
 

@@ -2,6 +2,8 @@
 answers exactly as a room that does not exist."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from chat import access
@@ -184,4 +186,8 @@ def test_the_members_form_takes_posts_only_and_direct_urls_need_an_active_user(c
     make_user("gone", is_active=False)
     assert client.get("/chat/dm/gone/").status_code == 404
     assert client.get("/chat/dm/" + "x" * 5000 + "/").status_code == 404
+    # No username: refused before the lookup (PostgreSQL refuses a NUL: a 500 there).
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/chat/dm/QZX%00ice/").status_code == 404
+    assert not [query for query in queries if "QZX" in query["sql"]]
     assert not Room.objects.filter(kind="direct").exists()
