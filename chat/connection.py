@@ -143,12 +143,12 @@ def known_user(session_key):
     if remembered is not None:
         user, generation = remembered
         if cache.get(f"user:{user.pk}", 0) == generation:
-            return user if standing.current(user.pk).is_active else None
+            return user if standing.is_active(user.pk) else None
     engine = import_module(settings.SESSION_ENGINE)
     found = get_user(SimpleNamespace(session=engine.SessionStore(session_key)))
     if not found.is_authenticated:
         return None
-    standing.remember({found.pk: standing.Standing(found.is_active, found.is_staff)})
+    standing.remember([found.pk], found.is_active)
     user = KnownUser(pk=found.pk, username=found.get_username())
     generation = cache.get(f"user:{user.pk}", 0)
     cache.set(f"session:{session_key}", (user, generation), settings.SESSION_RECHECK_SECONDS)

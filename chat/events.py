@@ -129,7 +129,7 @@ class Chat:
         member = self.registry.member(sid)
         if member is None:
             raise Refused("Not connected to a chat room.")
-        if not standing.current(member.user_id).is_active:
+        if not standing.is_active(member.user_id):
             raise Refused(ACCOUNT_INACTIVE)
         if member.private and not access.is_member(member.user_id, member.room_id):
             raise Refused(NO_LONGER_MEMBER)

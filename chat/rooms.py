@@ -23,6 +23,26 @@ from chat.backends.base import LockReentered, RoomBusy
 logger = logging.getLogger(__name__)
 
 
+class PresenceChurn:
+    """Presence changes told in this process over the last second or so: the
+    count of the current second plus the previous one's, weighted by how much
+    of it is still within the last second (a sliding window in two integers)."""
+
+    def __init__(self):
+        self._second = 0
+        self._count = 0
+        self._previous = 0
+
+    def add(self, now, changes):
+        """Count ``changes`` at monotonic time ``now``; the changes per second now."""
+        second = int(now)
+        if second != self._second:
+            self._previous = self._count if second == self._second + 1 else 0
+            self._second, self._count = second, 0
+        self._count += changes
+        return self._count + self._previous * (1 - (now - second))
+
+
 class Rooms:
     def __init__(self, server, backend, registry, lobby):
         self.server = server
@@ -32,6 +52,7 @@ class Rooms:
         self.lobby = lobby  # chat.lobby.Lobby: the room list's counts
         self._pending = {}  # room -> presence notices gathered for its next batch
         self._last_told = {}  # room -> when it last heard presence notices
+        self.churn = PresenceChurn()  # presence changes per second in this process
         # A stopping worker (d09/runtime/drain.py): everybody leaves and comes
         # back in seconds; the rooms are not told (nor is the presence changed:
         # with Redis the process retires from it as it exits).
@@ -216,8 +237,8 @@ class Rooms:
         costs one delivery per member, so filling a room of N one by one cost
         N²/2 deliveries; gathered, it costs N per window.
         """
-        window = settings.PRESENCE_BATCH_MS / 1000
         now = time.monotonic()
+        window = self._window(now, len(notices))
         pending = self._pending.get(room)
         quiet = now - self._last_told.get(room, -window) >= window
         if pending is None and quiet:
@@ -229,6 +250,18 @@ class Rooms:
             delay = window - (now - self._last_told[room])
             self.server.start_background_task(self._tell_later, room, delay)
         pending.extend(notices)
+
+    def _window(self, now, changes):
+        """How long a room gathers presence notices: PRESENCE_BATCH_MS, or
+        PRESENCE_STORM_BATCH_MS while the process sees a storm (more than
+        PRESENCE_STORM_CHANGES a second, all rooms together: a restart, a wave of
+        arrivals). A storm spreads over every room: 10,000 pages coming back
+        into 100 rooms bring each room a change or two a second, never two
+        within 200 ms, so each went out alone, one delivery per member per
+        change (about 500,000 deliveries for such a restart)."""
+        if self.churn.add(now, changes) > settings.PRESENCE_STORM_CHANGES:
+            return settings.PRESENCE_STORM_BATCH_MS / 1000
+        return settings.PRESENCE_BATCH_MS / 1000
 
     def _tell_later(self, room, delay):
         self.server.sleep(delay)

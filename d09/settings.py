@@ -342,6 +342,11 @@ ATTACHMENT_MAX_PIXELS = env_int("ATTACHMENT_MAX_PIXELS", 40_000_000)
 # Presence notices of a busy room are gathered for this long (ms) and sent as
 # one event; a quiet room hears each at once. 0: every notice at once.
 PRESENCE_BATCH_MS = env_int("PRESENCE_BATCH_MS", 200)
+# While the process tells more than PRESENCE_STORM_CHANGES presence changes a
+# second (all rooms together: a restart's reconnect storm, a wave of arrivals),
+# every room gathers them for PRESENCE_STORM_BATCH_MS instead.
+PRESENCE_STORM_CHANGES = env_int("PRESENCE_STORM_CHANGES", 50)
+PRESENCE_STORM_BATCH_MS = env_int("PRESENCE_STORM_BATCH_MS", 1500)
 # Seconds a change of a room waits for the room's lock before it is refused.
 ROOM_LOCK_WAIT = env_int("ROOM_LOCK_WAIT", 5)
 # How often each worker re-checks the Django sessions of its chat connections.

@@ -5,7 +5,7 @@ around every test."""
 import pytest
 from django.core.cache import caches
 
-from chat import access
+from chat import access, standing
 from chat.models import Room
 from tests.support.people import make_user
 
@@ -14,8 +14,10 @@ from tests.support.people import make_user
 def nothing_remembered():
     """What chat.access and chat.standing keep per process, forgotten."""
     caches["admission"].clear()
+    standing.forget_all()
     yield
     caches["admission"].clear()
+    standing.forget_all()
 
 
 @pytest.fixture

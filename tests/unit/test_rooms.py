@@ -9,7 +9,7 @@ from chat.backends.memory import create
 from chat.connection import Member
 from chat.lobby import Lobby
 from chat.models import ReadMark, Room
-from chat.rooms import Rooms
+from chat.rooms import PresenceChurn, Rooms
 from chat.sessions import ConnectionRegistry
 
 
@@ -171,6 +171,47 @@ def test_a_busy_room_hears_gathered_notices(setup):
     assert changes == [("joined", "bob"), ("joined", "carol"), ("left", "bob")]
     versions = [c["version"] for c in batch["changes"]]
     assert versions == sorted(versions) and len(set(versions)) == 3
+
+
+def test_presence_churn_counts_the_last_second():
+    churn = PresenceChurn()
+    assert churn.add(10.0, 1) == 1
+    assert churn.add(10.9, 39) == 40
+    # Half of the previous second is still within the last second.
+    assert churn.add(11.5, 2) == pytest.approx(2 + 40 * 0.5)
+    assert churn.add(13.2, 1) == 1  # a second with nothing in between: forgotten
+
+
+def test_a_storm_gathers_every_room_s_notices_for_longer(setup, settings, monkeypatch):
+    """10,000 pages coming back into 100 rooms bring each room a change or two a
+    second: under the storm window they are gathered, not one delivery per
+    member per change."""
+    server, rooms, member = setup
+    settings.PRESENCE_STORM_CHANGES = 1  # alice alone is no storm; bob makes one
+    settings.PRESENCE_STORM_BATCH_MS = 1500
+    clock = [100.0]
+    monkeypatch.setattr("chat.rooms.time.monotonic", lambda: clock[0])
+    rooms.join("a1", member("alice"))
+    clock[0] += 0.5  # past the quiet window of 200 ms, but the process is in a storm
+    rooms.join("b1", member("bob"))
+    clock[0] += 0.5
+    rooms.join("c1", member("carol"))
+    assert [event for event, _ in server.to("general")] == ["joined"]
+    [(tell_later, (room, delay))] = server.tasks
+    assert delay == pytest.approx(1.0)  # the storm window, counted from the first notice
+    tell_later(room, delay)
+    assert [event for event, _ in server.to("general")] == ["joined", "presence"]
+
+
+def test_outside_a_storm_a_quiet_room_hears_each_notice_at_once(setup, monkeypatch):
+    server, rooms, member = setup
+    clock = [100.0]
+    monkeypatch.setattr("chat.rooms.time.monotonic", lambda: clock[0])
+    rooms.join("a1", member("alice"))
+    clock[0] += 0.5
+    rooms.join("b1", member("bob"))
+    assert [event for event, _ in server.to("general")] == ["joined", "joined"]
+    assert server.tasks == []
 
 
 def test_a_stored_message_goes_to_the_room_and_the_room_list(setup):

@@ -3,7 +3,6 @@ now or at most PERMISSION_RECHECK_SECONDS ago, whatever changed them."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
 
 from chat import standing
 from chat.connection import Member, forget_user
@@ -11,13 +10,6 @@ from chat.moderation import may_delete, must_be_staff
 from chat.payloads import Refused
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _nothing_remembered():
-    caches["admission"].clear()
-    yield
-    caches["admission"].clear()
 
 
 def users():
@@ -45,15 +37,15 @@ def alice_in_general(alice_user):
     )
 
 
-def test_current_reads_once_then_remembers(alice_user, django_assert_num_queries, settings):
+def test_is_active_reads_once_then_remembers(alice_user, django_assert_num_queries, settings):
     settings.PERMISSION_RECHECK_SECONDS = 60
     with django_assert_num_queries(1):
-        assert standing.current(alice_user.pk) == standing.Standing(True, False)
-        assert standing.current(alice_user.pk).is_active
+        assert standing.is_active(alice_user.pk)
+        assert standing.is_active(alice_user.pk)
 
 
 def test_now_always_reads_the_database(alice_user, django_assert_num_queries):
-    standing.current(alice_user.pk)
+    standing.is_active(alice_user.pk)
     users().filter(pk=alice_user.pk).update(is_staff=True)  # no signal: as plain SQL
     with django_assert_num_queries(1):
         assert standing.now(alice_user.pk).is_staff
@@ -61,10 +53,10 @@ def test_now_always_reads_the_database(alice_user, django_assert_num_queries):
 
 def test_a_change_in_this_process_is_forgotten_at_once(alice_user, settings):
     settings.PERMISSION_RECHECK_SECONDS = 60
-    assert standing.current(alice_user.pk).is_active
+    assert standing.is_active(alice_user.pk)
     users().filter(pk=alice_user.pk).update(is_active=False)
     forget_user(alice_user.pk)  # what the post_save signal does
-    assert not standing.current(alice_user.pk).is_active
+    assert not standing.is_active(alice_user.pk)
 
 
 def test_inactive_names_the_deactivated_and_the_deleted(alice_user, bob_user, carol_user):
@@ -72,7 +64,26 @@ def test_inactive_names_the_deactivated_and_the_deleted(alice_user, bob_user, ca
     carol_pk = carol_user.pk
     carol_user.delete()
     assert standing.inactive([alice_user.pk, bob_user.pk, carol_pk]) == {bob_user.pk, carol_pk}
-    assert standing.current(carol_pk) == standing.GONE
+    assert standing.now(carol_pk) == standing.GONE
+
+
+def test_what_the_sweep_read_is_kept_then_read_again(
+    alice_user, bob_user, django_assert_num_queries, monkeypatch, settings
+):
+    settings.PERMISSION_RECHECK_SECONDS = 1
+    clock = [1000.0]
+    monkeypatch.setattr(standing.time, "monotonic", lambda: clock[0])
+    users().filter(pk=bob_user.pk).update(is_active=False)
+    standing.inactive([alice_user.pk, bob_user.pk])
+    with django_assert_num_queries(0):  # every event checks: no query while it is fresh
+        assert standing.is_active(alice_user.pk)
+        assert not standing.is_active(bob_user.pk)
+    users().filter(pk=alice_user.pk).update(is_active=False)  # plain SQL: no signal
+    clock[0] += 1.49
+    assert standing.is_active(alice_user.pk)
+    clock[0] += 0.02  # 1.5 x PERMISSION_RECHECK_SECONDS: read again
+    with django_assert_num_queries(1):
+        assert not standing.is_active(alice_user.pk)
 
 
 def test_inactive_reads_in_chunks(alice_user, django_assert_num_queries, monkeypatch):
