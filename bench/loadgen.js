@@ -931,7 +931,8 @@ async function mainLoad() {
 //   CONNECT_ERROR whose data has `retry_after` is retried no sooner than that; any
 //   other CONNECT_ERROR, or a server DISCONNECT, is final. No ping within
 //   pingInterval + pingTimeout (20 s before the open packet) drops the transport.
-// - room.js: reconnect with {"room": slug, "after": newest message id seen}.
+// - room.js: reconnect with {"room": slug, "since": the room's change number last
+//   seen} (history's meta.seq, then each message's seq).
 // - the user list, from whichever the server sends: a full `users` list (with or
 //   without a version, `["users", names, {"version": v}]`), otherwise `joined` /
 //   `left` `{"user", "version"}` applied in version order; a version gap asks the
@@ -951,6 +952,7 @@ async function mainLoad() {
 
 const STORM_USERS_ACK_BASE = 1000000; // ack ids of `users` requests; seqs are below
 const MSG_ID = Buffer.from('"id":');
+const MSG_SEQ = Buffer.from('"seq":');
 
 function stormMain() {
   const groups = cfg.groups;
@@ -982,6 +984,7 @@ function stormMain() {
           deadline: 0,
           pingWindow: 20000,
           newestId: null,
+          seq: null, // the room's change number last seen (history's meta, messages)
           list: null, // presence state object (shared, immutable)
           ok: false,
           usersPending: false,
@@ -1217,9 +1220,13 @@ function stormMain() {
 
   // ---- messages
   function messageId(buf) {
-    const at = buf.indexOf(MSG_ID);
+    return numberAfter(buf, MSG_ID);
+  }
+
+  function numberAfter(buf, key) {
+    const at = buf.indexOf(key);
     if (at < 0) return null;
-    let i = at + MSG_ID.length;
+    let i = at + key.length;
     let id = 0;
     let c;
     let digits = 0;
@@ -1240,6 +1247,8 @@ function stormMain() {
   function onMessage(c, buf) {
     const id = messageId(buf);
     if (id !== null && (c.newestId === null || id > c.newestId)) c.newestId = id;
+    const seq = numberAfter(buf, MSG_SEQ);
+    if (seq !== null && (c.seq === null || seq > c.seq)) c.seq = seq;
     const stamp = parseStamp(buf);
     if (stamp) delivered(c, stamp[0], stamp[1], false);
   }
@@ -1248,6 +1257,8 @@ function stormMain() {
     const event = framePayload(buf);
     if (!event) return;
     const list = event[1];
+    const meta = event[2];
+    if (meta && typeof meta.seq === 'number') c.seq = meta.seq; // the server's number wins
     for (const m of list || []) {
       if (typeof m.id === 'number' && (c.newestId === null || m.id > c.newestId)) c.newestId = m.id;
       const match = /^b (\d+) (\d+)/.exec(m.text || '');
@@ -1370,8 +1381,9 @@ function stormMain() {
         /* keep the default */
       }
       c.deadline = performance.now() + c.pingWindow;
+      // room.js: every change after the last change number seen.
       const auth = { room: c.slug };
-      if (c.newestId !== null) auth.after = c.newestId;
+      if (c.seq !== null) auth.since = c.seq;
       c.ws.send('40' + JSON.stringify(auth));
       return;
     }

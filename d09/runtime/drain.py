@@ -36,19 +36,31 @@ logger = logging.getLogger(__name__)
 
 EVENT = "server_restart"
 YIELD_EVERY = 100  # sessions told between two turns of the event loop
+# How long a new worker takes to serve after the old one exits (gunicorn, Django
+# set up; 2.5 s measured in bench/ on two cores).
+NEW_PROCESS_BOOT_SECONDS = 3
 
 
-def spread_delays(count, rate, longest, shuffle=random.shuffle):
+def spread_delays(count, rate, longest, first=0.0, shuffle=random.shuffle):
     """``count`` delays in seconds, evenly spaced over ``count / rate`` seconds
-    (at most ``longest``), in a random order: the new process then admits about
-    ``rate`` returning sessions a second, whoever they are."""
+    (at most ``longest``) from ``first`` on, in a random order: the new process
+    then admits about ``rate`` returning sessions a second, whoever they are."""
     if count <= 0:
         return []
     spread = min(longest, count / rate) if rate > 0 else 0
     step = spread / count
-    delays = [round(index * step, 2) for index in range(count)]
+    delays = [round(first + index * step, 2) for index in range(count)]
     shuffle(delays)
     return delays
+
+
+def first_return(settle):
+    """When the first sessions are told to come back: once this process has
+    settled and a new one has had time to boot (NEW_PROCESS_BOOT_SECONDS).
+    Those told to come back sooner found no process yet: they waited in the
+    listener's backlog (or retried) and reached the new process all together,
+    ahead of the spread."""
+    return settle + NEW_PROCESS_BOOT_SECONDS
 
 
 def tell_to_come_back(server, eio_sid, delay):
@@ -67,7 +79,10 @@ def drain(server, rooms, rate, longest, settle):
     sessions = list(server.eio.sockets)
     logger.warning("stopping: telling %d sessions to come back over time", len(sessions))
     for told, (eio_sid, delay) in enumerate(
-        zip(sessions, spread_delays(len(sessions), rate, longest), strict=True), start=1
+        zip(
+            sessions, spread_delays(len(sessions), rate, longest, first_return(settle)), strict=True
+        ),
+        start=1,
     ):
         try:
             tell_to_come_back(server, eio_sid, delay)

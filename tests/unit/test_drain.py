@@ -9,7 +9,7 @@ import eventlet
 import pytest
 import socketio
 
-from d09.runtime.drain import drain, spread_delays
+from d09.runtime.drain import NEW_PROCESS_BOOT_SECONDS, drain, first_return, spread_delays
 from d09.runtime.server import ChatServer
 from tests.unit.test_rooms import setup  # noqa: F401 (a fixture)
 
@@ -32,6 +32,12 @@ def test_delays_come_in_a_random_order():
     assert delays != sorted(delays) and sorted(delays) == spread_delays(
         100, rate=10, longest=20, shuffle=lambda items: None
     )
+
+
+def test_the_spread_starts_once_a_new_process_can_be_up():
+    delays = spread_delays(100, rate=10, longest=20, first=first_return(settle=3))
+    assert min(delays) == 3 + NEW_PROCESS_BOOT_SECONDS
+    assert max(delays) <= 3 + NEW_PROCESS_BOOT_SECONDS + 10
 
 
 def test_no_sessions_no_delays_and_no_rate_no_wait():
@@ -108,7 +114,10 @@ def test_drain_tells_every_session_its_own_delay_then_closes_it(server, monkeypa
     drain(server, rooms, rate=2, longest=20, settle=0)
     assert server.draining and rooms.departing
     assert {to for to, _ in told} == set(sids.values())
-    assert sorted(notice["retry_after"] for _, notice in told) == [0, 0.5, 1.0, 1.5]
+    first = NEW_PROCESS_BOOT_SECONDS  # settle=0: from when a new process can be up
+    assert sorted(notice["retry_after"] for _, notice in told) == [
+        first + delay for delay in (0, 0.5, 1.0, 1.5)
+    ]
     assert log.count(("closed", False, True)) >= 4
 
 
