@@ -22,7 +22,7 @@ from django.utils.text import slugify
 
 from chat import reading, standing
 from chat.models import Membership, Message, Room
-from chat.payloads import Refused
+from chat.payloads import Refused, is_slug
 
 CHUNK = 500
 RESERVED_SLUGS = frozenset(
@@ -111,7 +111,11 @@ def may_see(user_id, room_id, kind):
 
 
 def room_for_page(user, slug):
-    """The room at ``slug`` if ``user`` may see it, else None (as if it did not exist)."""
+    """The room at ``slug`` if ``user`` may see it, else None (as if it did not
+    exist). Only a room's address can name one: anything else (a NUL included)
+    never reaches the database, which may refuse it."""
+    if not is_slug(slug):
+        return None
     room = Room.objects.filter(slug=slug).first()
     if room is None or not may_see(user.pk, room.pk, room.kind):
         return None

@@ -13,13 +13,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.core.cache import caches
-from django.core.validators import slug_re
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from chat import access, standing
 from chat.models import Room
-from chat.payloads import Refused, Schema, message_id, optional
+from chat.payloads import Refused, Schema, is_slug, message_id, optional
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class Visitor:
 def room_slug(value):
     # A slug's shape before any lookup: PostgreSQL refuses a NUL in a query
     # (an error that is not the database's: it would leave the connect unanswered).
-    if not isinstance(value, str) or len(value) > 100 or not slug_re.match(value):
+    if not is_slug(value):
         raise Refused('"room" must be the slug of a chat room.')
     return value
 

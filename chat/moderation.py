@@ -11,7 +11,7 @@ from django.utils import timezone
 from chat import standing
 from chat.messages import chat_text
 from chat.models import Mute
-from chat.payloads import USERNAME, Refused, Schema, message_id
+from chat.payloads import Refused, Schema, is_username, message_id
 
 MUTE_MINUTES = (5, 60, 1440)
 
@@ -23,7 +23,7 @@ def mute_minutes(value):
 
 
 def username(value):
-    if not isinstance(value, str) or len(value) > 150 or not USERNAME.fullmatch(value):
+    if not is_username(value):
         raise Refused('"user" must be a username.')
     return value
 

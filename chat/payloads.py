@@ -9,13 +9,30 @@ sentence the user can read. Nothing here knows about sockets.
 import re
 from dataclasses import dataclass, field
 
+from django.core.validators import slug_re
+
 # Field names and event names are echoed in errors and logs: at most this long.
 MAX_ECHOED_NAME = 40
 
-# What a username may be (django.contrib.auth's UnicodeUsernameValidator): a name
-# from a client is checked for it before any lookup, since PostgreSQL refuses a
-# NUL in a query with an error that is not a database error.
+# What a username may be (django.contrib.auth's UnicodeUsernameValidator) and
+# a room's address: a name from a client (an event, a URL, a query string) is
+# checked for its shape before any lookup, since PostgreSQL refuses a NUL in a
+# query with an error that is not a database error.
 USERNAME = re.compile(r"[\w.@+-]+")
+USERNAME_MAX_LENGTH = 150  # django.contrib.auth's User.username
+SLUG_MAX_LENGTH = 100  # chat.models.Room.slug
+
+
+def is_username(value):
+    return (
+        isinstance(value, str)
+        and len(value) <= USERNAME_MAX_LENGTH
+        and bool(USERNAME.fullmatch(value))
+    )
+
+
+def is_slug(value):
+    return isinstance(value, str) and len(value) <= SLUG_MAX_LENGTH and bool(slug_re.match(value))
 
 
 class Refused(ValueError):

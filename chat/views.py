@@ -5,7 +5,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.validators import slug_re
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,7 +14,7 @@ from chat.forms import MemberForm, RoomForm
 from chat.messages import MAX_MESSAGE_LENGTH
 from chat.models import Room
 from chat.notify import push
-from chat.payloads import USERNAME
+from chat.payloads import is_username
 from d09.runtime.capacity import retry_after
 
 
@@ -72,7 +71,7 @@ def _message_id(value):
 def direct_page(request, username):
     """The one-to-one conversation with ``username``: made at the first visit
     of either person, the same one ever after."""
-    if not USERNAME.fullmatch(username):
+    if not is_username(username):
         raise Http404("No such user.")
     other = get_object_or_404(get_user_model(), username=username, is_active=True)
     return render_room(request, access.direct_room(request.user, other))
@@ -161,10 +160,7 @@ def search_page(request):
     text = request.GET.get("q", "")[: search.query.MAX_QUERY_LENGTH * 2]
     room = None
     if request.GET.get("room"):
-        # Only a room's address can name one (anything else, a NUL included,
-        # never reaches the database, which may refuse it).
-        slug = request.GET["room"]
-        room = access.room_for_page(request.user, slug) if slug_re.match(slug) else None
+        room = access.room_for_page(request.user, request.GET["room"])
         if room is None:
             raise Http404("No such room.")
     context = {"q": text, "room": room, "found": None, "error": None}

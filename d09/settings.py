@@ -277,10 +277,12 @@ JOIN_WAIT = env_int("JOIN_WAIT", 10)
 WS_COMPRESSION = env_bool("WS_COMPRESSION")
 # A stopping worker (SIGTERM: a deploy) tells each session when to come back:
 # delays spread evenly over sessions / DEPLOY_RETURN_RATE seconds (about what
-# a new worker admits per second), at most DEPLOY_SPREAD_MAX; events being
-# handled get DEPLOY_SETTLE_SECONDS to be answered (d09/runtime/drain.py).
+# a new worker admits per second), at most DEPLOY_SPREAD_MAX, from when a new
+# process can be up; events being handled get DEPLOY_SETTLE_SECONDS to be
+# answered (d09/runtime/drain.py). The host's SIGKILL (Heroku: 30 s) bounds the
+# old process's exit, not the spread: the returns go to the new process.
 DEPLOY_RETURN_RATE = env_int("DEPLOY_RETURN_RATE", 250)
-DEPLOY_SPREAD_MAX = env_int("DEPLOY_SPREAD_MAX", 20)
+DEPLOY_SPREAD_MAX = env_int("DEPLOY_SPREAD_MAX", 60)
 DEPLOY_SETTLE_SECONDS = env_int("DEPLOY_SETTLE_SECONDS", 3)
 
 # Flood control (token buckets): a burst, then a steady rate. 0 turns one off.
