@@ -1381,9 +1381,11 @@ function stormMain() {
         /* keep the default */
       }
       c.deadline = performance.now() + c.pingWindow;
-      // room.js: every change after the last change number seen.
+      // room.js: every change after the last change number seen. "after" (the
+      // newest id seen) too, for peers that fill gaps by id; ours takes "since".
       const auth = { room: c.slug };
       if (c.seq !== null) auth.since = c.seq;
+      if (c.newestId !== null) auth.after = c.newestId;
       c.ws.send('40' + JSON.stringify(auth));
       return;
     }

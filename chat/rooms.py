@@ -12,6 +12,7 @@ user list after each change.
 
 import contextlib
 import logging
+import math
 import time
 
 from django.conf import settings
@@ -231,37 +232,34 @@ class Rooms:
         """Send ``room`` its presence notices ``[(event, notice)]``.
 
         A room that heard none within PRESENCE_BATCH_MS hears them at once, one
-        event each. In a busy room (a reconnect storm, a crowd arriving) they
-        are gathered and sent once the window has passed, as one ``presence``
-        event ``{"changes": [{"event", "user", "version"}, ...]}``: a notice
-        costs one delivery per member, so filling a room of N one by one cost
-        N²/2 deliveries; gathered, it costs N per window.
+        event each. In a busy room (a crowd arriving) they are gathered and sent
+        once the window has passed, as one ``presence`` event ``{"changes":
+        [{"event", "user", "version"}, ...]}``: a notice costs one delivery per
+        member, so filling a room of N one by one cost N²/2 deliveries;
+        gathered, it costs N per window.
+
+        While the process sees a storm (more than PRESENCE_STORM_CHANGES a
+        second, all rooms together: a restart, a wave of arrivals), every room
+        gathers them for PRESENCE_STORM_BATCH_MS, a quiet one too. A storm
+        spreads over every room: 10,000 pages coming back into 100 rooms bring
+        each room a change or two a second, never two within 200 ms, so each
+        went out alone, one delivery per member per change (about 500,000
+        deliveries for such a restart, a fifth of the new worker's core).
         """
         now = time.monotonic()
-        window = self._window(now, len(notices))
+        storm = self.churn.add(now, len(notices)) > settings.PRESENCE_STORM_CHANGES
+        window = (settings.PRESENCE_STORM_BATCH_MS if storm else settings.PRESENCE_BATCH_MS) / 1000
+        since_told = now - self._last_told.get(room, -math.inf)
         pending = self._pending.get(room)
-        quiet = now - self._last_told.get(room, -window) >= window
-        if pending is None and quiet:
+        if pending is None and since_told >= window and not storm:
             self._emit_notices(room, notices, skip_sid)
             self._last_told[room] = now
             return
         if pending is None:
             pending = self._pending[room] = []
-            delay = window - (now - self._last_told[room])
+            delay = window - since_told if since_told < window else window
             self.server.start_background_task(self._tell_later, room, delay)
         pending.extend(notices)
-
-    def _window(self, now, changes):
-        """How long a room gathers presence notices: PRESENCE_BATCH_MS, or
-        PRESENCE_STORM_BATCH_MS while the process sees a storm (more than
-        PRESENCE_STORM_CHANGES a second, all rooms together: a restart, a wave of
-        arrivals). A storm spreads over every room: 10,000 pages coming back
-        into 100 rooms bring each room a change or two a second, never two
-        within 200 ms, so each went out alone, one delivery per member per
-        change (about 500,000 deliveries for such a restart)."""
-        if self.churn.add(now, changes) > settings.PRESENCE_STORM_CHANGES:
-            return settings.PRESENCE_STORM_BATCH_MS / 1000
-        return settings.PRESENCE_BATCH_MS / 1000
 
     def _tell_later(self, room, delay):
         self.server.sleep(delay)

@@ -203,6 +203,20 @@ def test_a_storm_gathers_every_room_s_notices_for_longer(setup, settings, monkey
     assert [event for event, _ in server.to("general")] == ["joined", "presence"]
 
 
+def test_in_a_storm_a_quiet_room_gathers_too(setup, settings, monkeypatch):
+    server, rooms, member = setup
+    settings.PRESENCE_STORM_CHANGES = 1
+    clock = [100.0]
+    monkeypatch.setattr("chat.rooms.time.monotonic", lambda: clock[0])
+    rooms.churn.add(clock[0], 5)  # other rooms' changes: the process is in a storm
+    rooms.join("a1", member("alice"))
+    assert server.to("general") == []
+    [(tell_later, (room, delay))] = server.tasks
+    assert delay == settings.PRESENCE_STORM_BATCH_MS / 1000
+    tell_later(room, delay)
+    assert [event for event, _ in server.to("general")] == ["joined"]
+
+
 def test_outside_a_storm_a_quiet_room_hears_each_notice_at_once(setup, monkeypatch):
     server, rooms, member = setup
     clock = [100.0]
