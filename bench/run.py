@@ -356,11 +356,14 @@ class WorkerWatch:
     """Samples the worker's open descriptors and RSS every ``every`` seconds in a
     thread, following gunicorn's master to the new worker after a kill: the peak
     descriptors before and after the kill, when the new worker appeared, and a
-    timeline after the kill."""
+    timeline after the kill. With ``profile`` (a speedscope path), py-spy records
+    the new worker from when it appears: the storm itself, not the fill."""
 
-    def __init__(self, server, every=0.5):
+    def __init__(self, server, every=0.5, profile=None):
         self.server = server
         self.every = every
+        self.profile = profile
+        self._spy = None
         self.killed_at = None
         self.killed_pid = None
         self.new_worker_at = None
@@ -409,6 +412,8 @@ class WorkerWatch:
                 self.new_worker_at = time.monotonic()
                 self.server.pids = pids
                 self.server.pid = pids[0]
+                if self.profile:
+                    self._spy = spy_on(self.new_pid, self.profile)
             fds = open_fds(pids[0]) or 0
             rss = rss_kb(pids[0]) if Path(f"/proc/{pids[0]}").exists() else 0
             self.peak_after = max(self.peak_after, fds)
@@ -418,6 +423,9 @@ class WorkerWatch:
     def stop(self):
         self._stop.set()
         self._thread.join(timeout=5)
+        if self._spy is not None:
+            self._spy.send_signal(signal.SIGINT)
+            self._spy.wait(timeout=60)
 
     def figures(self):
         out = {
@@ -713,13 +721,13 @@ def start_loadgen(config):
     )
 
 
-def run_storm_generator(config, server):
+def run_storm_generator(config, server, profile=None):
     """loadgen.js in storm mode: the fill (``filled``), and with ``kill`` the
     worker SIGKILLed when the generator says ``kill-now`` (then a line on its
     stdin) and the storm that follows (``storm``). Descriptors and RSS of the
     worker are sampled throughout (WorkerWatch)."""
     proc = start_loadgen(config)
-    watch = WorkerWatch(server).start()
+    watch = WorkerWatch(server, profile=profile).start()
     events, figures = [], {}
     cpu0 = server.cpu_seconds()
     t0 = time.monotonic()
@@ -824,6 +832,18 @@ print(last.id)
     return int(out.strip().splitlines()[-1]) + 1
 
 
+def spy_on(pid, out):
+    """py-spy recording process ``pid`` into ``out`` (speedscope) until SIGINT."""
+    return subprocess.Popen(
+        [
+            *(str(CHANNELS_BIN / "py-spy"), "record", "-p", str(pid)),
+            *("--nonblocking", "-r", "200", "-f", "speedscope", "-o", out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def run_generator(config, server, profile=None, redis=None, rss=None):
     """Run loadgen.js on GENERATOR_CORE; returns its parsed events and server figures
     (RSS and CPU summed over the server's workers; CPU as a fraction of one core)."""
@@ -847,16 +867,7 @@ def run_generator(config, server, profile=None, redis=None, rss=None):
                     if len(server.pids) == 1
                     else profile.replace(".speedscope", f"-w{i}.speedscope")
                 )
-                spies.append(
-                    subprocess.Popen(
-                        [
-                            *(str(CHANNELS_BIN / "py-spy"), "record", "-p", str(pid)),
-                            *("--nonblocking", "-r", "200", "-f", "speedscope", "-o", out),
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
+                spies.append(spy_on(pid, out))
         if event["event"] == "ready":
             time.sleep(2)  # let the allocator settle after the join storm
             figures["rss_idle_kb"] = server.rss_kb()
@@ -994,7 +1005,11 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
     seeded = seed_lines(db_url, "bench-0", **spec["seed_lines"]) if spec.get("seed_lines") else None
     server.start()
     if spec.get("mode") == "storm":
-        return run_storm_server(peer, name, spec, sessions, server)
+        profile = None
+        if args.profile and spec.get("kill"):
+            (RESULTS / "profiles").mkdir(parents=True, exist_ok=True)
+            profile = str(RESULTS / "profiles" / f"{peer}-{name}-storm.speedscope.json")
+        return run_storm_server(peer, name, spec, sessions, server, profile)
     try:
         config = {
             "url": server.url,
@@ -1084,11 +1099,11 @@ def run_server(peer, name, spec, sessions, db_url, args, redis=None):
     return result
 
 
-def run_storm_server(peer, name, spec, sessions, server):
+def run_storm_server(peer, name, spec, sessions, server, profile=None):
     started = time.monotonic()
     try:
         config = storm_config(server, spec, sessions)
-        events, figures = run_storm_generator(config, server)
+        events, figures = run_storm_generator(config, server, profile)
         seconds = round(time.monotonic() - started, 1)
     finally:
         server.stop()
