@@ -25,6 +25,7 @@ from chat.connection import admit, admit_visitor
 from chat.limits import (
     RateLimiter,
     address_limiter,
+    answer_tokens,
     connection_limiter,
     history_limiter,
     history_worker_limiter,
@@ -185,6 +186,12 @@ def spend_history_budget(chat, member):
     chat.history_worker_limit.take(WORKER)
 
 
+def charge_answer(chat, text_length, items):
+    """The worker's budget pays for an answer by its weight: the token taken
+    before it was looked up, and the rest now (chat.limits.answer_tokens)."""
+    chat.history_worker_limit.charge(WORKER, answer_tokens(text_length, items) - 1)
+
+
 @handles("connect", database_error=UNAVAILABLE)
 def connect(chat, sid, environ, auth=None):
     """Admit a logged-in user into a room: history, then the notices."""
@@ -343,6 +350,7 @@ def users(chat, sid, *payload):
     EMPTY.validate(*payload)
     spend_history_budget(chat, member)
     names, version = chat.rooms.presence.snapshot(member.room_slug)
+    charge_answer(chat, sum(map(len, names)), 0)
     return {"ok": True, "users": names, "version": version}
 
 
@@ -356,6 +364,7 @@ def older(chat, sid, *payload):
     page, more = reading.older(
         member.room_id, member.room_slug, request["before"], request["limit"]
     )
+    charge_answer(chat, sum(len(line.get("text") or "") for line in page), len(page))
     return {"ok": True, "messages": page, "more": more}
 
 

@@ -46,6 +46,20 @@ class RateLimiter:
             return 0
         return (1 - bucket.tokens) / self.rate
 
+    def charge(self, key, tokens):
+        """Spend ``tokens`` more for ``key`` after the fact (an answer that
+        weighed more than the one token its request took). The bucket may go
+        below zero: ``exhausted`` holds, and ``take`` refuses, until it has
+        refilled past one."""
+        if not self.enabled or tokens <= 0:
+            return
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(tokens=self.burst, updated=now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate) - tokens
+        bucket.updated = now
+
     def exhausted(self, key):
         """True while ``key`` has no token left (nothing is spent)."""
         bucket = self._buckets.get(key)
@@ -104,8 +118,24 @@ def history_limiter():
 def history_worker_limiter():
     """The same requests of every user of this worker together (one key):
     HISTORY_WORKER_BURST at once, then HISTORY_WORKER_PER_SECOND, so that many
-    users at their own budget cannot stall the event loop for everyone."""
+    users at their own budget cannot stall the event loop for everyone. A token
+    is an answer of up to HISTORY_WORKER_TOKEN_BYTES; a heavier one is charged
+    its weight (``answer_tokens``) once it is known."""
     return RateLimiter(burst=settings.HISTORY_WORKER_BURST, rate=settings.HISTORY_WORKER_PER_SECOND)
+
+
+def answer_tokens(text_length, items):
+    """What an answer of ``items`` entries holding ``text_length`` characters costs
+    the worker's budget: one token per HISTORY_WORKER_TOKEN_BYTES (each entry
+    counted ANSWER_ITEM_BYTES more for its other fields), at least one. The
+    work of an answer (rows read, objects made, JSON written and sent) grows
+    with its size: a page of 100 lines of 2,000 characters costs about as much
+    as ten of ordinary lines."""
+    weight = text_length + items * ANSWER_ITEM_BYTES
+    return max(1, math.ceil(weight / settings.HISTORY_WORKER_TOKEN_BYTES))
+
+
+ANSWER_ITEM_BYTES = 200  # id, author, times, room... of a message on the wire
 
 
 def search_limiter():

@@ -307,6 +307,10 @@ HISTORY_RATE_PER_MINUTE = env_int("HISTORY_RATE_PER_MINUTE", 60)
 # still stall everyone's broadcasts.
 HISTORY_WORKER_BURST = env_int("HISTORY_WORKER_BURST", 10)
 HISTORY_WORKER_PER_SECOND = env_int("HISTORY_WORKER_PER_SECOND", 50)
+# One token of that budget is an answer of up to this many bytes; a heavier one
+# (100 lines of 2,000 characters: 210 KB) is charged its weight, so that the
+# budget bounds the work, not the count of answers.
+HISTORY_WORKER_TOKEN_BYTES = env_int("HISTORY_WORKER_TOKEN_BYTES", 20_000)
 # Searches (/chat/search/), per user: a burst, then a steady rate; and per worker,
 # how many may run at once (each holds a thread of the pool on SQLite: the
 # password hashes need some too); over it a search is answered 503 at once.

@@ -173,6 +173,25 @@ def test_many_users_together_stay_within_the_worker_s_budget(clock):
     assert events.users(chat, 3, {})["ok"]
 
 
+def test_the_worker_s_budget_pays_for_a_page_by_its_weight(clock, monkeypatch, settings):
+    """100 lines of 2,000 characters (210 KB of JSON) cost the loop what ten
+    pages of ordinary lines cost: the worker's budget is charged so."""
+    settings.HISTORY_WORKER_TOKEN_BYTES = 20_000
+    pages = {"heavy": [{"id": i, "text": "x" * 2000} for i in range(100)]}
+    pages["light"] = [{"id": i, "text": "hello"} for i in range(50)]
+    monkeypatch.setattr(events.reading, "older", lambda room, slug, before, limit: (pages[slug], 1))
+    chat = chat_with_budgets(clock, user=(100, 100), worker=(20, 50), member=lambda sid: sid)
+    chat.member = lambda sid: SimpleNamespace(user_id=sid, room_slug="light", room_id=1)
+    for user in range(20):  # ordinary pages: a token each
+        assert events.older(chat, user, {"before": 10, "limit": 50})["ok"]
+    clock.advance(20 / 50)  # the whole burst back
+    chat.member = lambda sid: SimpleNamespace(user_id=sid, room_slug="heavy", room_id=1)
+    assert events.older(chat, 1, {"before": 10, "limit": 100})["ok"]  # 11 of 20 tokens
+    assert events.older(chat, 2, {"before": 10, "limit": 100})["ok"]  # 11 of the 9 left
+    with pytest.raises(Refused, match="The server is busy"):
+        events.older(chat, 3, {"before": 10, "limit": 100})
+
+
 def test_a_connection_refused_for_its_budget_is_not_read_until_its_wait_is_over(
     server, monkeypatch, clock
 ):

@@ -1,6 +1,8 @@
 """chat.limits: token buckets for flood control."""
 
-from chat.limits import RateLimiter, wait_text
+import pytest
+
+from chat.limits import RateLimiter, answer_tokens, wait_text
 
 
 def test_burst_then_refill(clock):
@@ -45,3 +47,30 @@ def test_wait_text():
     assert wait_text(0.2) == "1 second"
     assert wait_text(1.0) == "1 second"
     assert wait_text(2.1) == "3 seconds"
+
+
+def test_a_heavy_answer_is_charged_its_weight_after_the_fact(clock):
+    limiter = RateLimiter(burst=10, rate=50, clock=clock)
+    assert limiter.take("worker") == 0
+    limiter.charge("worker", 10)  # an answer of 11 tokens: the bucket owes one
+    assert limiter.exhausted("worker")
+    assert limiter.take("worker") == pytest.approx(2 / 50)  # back to one token
+    clock.advance(2.5 / 50)  # (a little more: float clocks)
+    assert not limiter.exhausted("worker") and limiter.take("worker") == 0
+
+
+def test_charging_nothing_or_a_disabled_limit_changes_nothing(clock):
+    limiter = RateLimiter(burst=2, rate=1, clock=clock)
+    limiter.charge("worker", 0)
+    assert limiter.take("worker") == 0 and limiter.take("worker") == 0
+    off = RateLimiter(burst=0, rate=0, clock=clock)
+    off.charge("worker", 100)
+    assert not off.exhausted("worker") and off.take("worker") == 0
+
+
+def test_an_answer_weighs_a_token_per_unit_of_bytes(settings):
+    settings.HISTORY_WORKER_TOKEN_BYTES = 20_000
+    assert answer_tokens(0, 0) == 1
+    assert answer_tokens(100 * 100, 50) == 1  # a page of ordinary lines
+    # 100 lines of 2,000 characters (the bench's hostile page, 210 KB of JSON)
+    assert answer_tokens(100 * 2000, 100) == 11
