@@ -192,6 +192,12 @@ def charge_answer(chat, text_length, items):
     chat.history_worker_limit.charge(WORKER, answer_tokens(text_length, items) - 1)
 
 
+def page_answer(chat, page, more):
+    """The ack of a page of messages (``older``, ``newer``), paid for by its weight."""
+    charge_answer(chat, sum(len(line.get("text") or "") for line in page), len(page))
+    return {"ok": True, "messages": page, "more": more}
+
+
 @handles("connect", database_error=UNAVAILABLE)
 def connect(chat, sid, environ, auth=None):
     """Admit a logged-in user into a room: history, then the notices."""
@@ -364,8 +370,7 @@ def older(chat, sid, *payload):
     page, more = reading.older(
         member.room_id, member.room_slug, request["before"], request["limit"]
     )
-    charge_answer(chat, sum(len(line.get("text") or "") for line in page), len(page))
-    return {"ok": True, "messages": page, "more": more}
+    return page_answer(chat, page, more)
 
 
 @handles("notification_level")
@@ -421,7 +426,7 @@ def newer(chat, sid, *payload):
     request = reading.NEWER.validate(*payload)
     spend_history_budget(chat, member)
     page, more = reading.newer(member.room_id, member.room_slug, request["after"], request["limit"])
-    return {"ok": True, "messages": page, "more": more}
+    return page_answer(chat, page, more)
 
 
 @handles("read")

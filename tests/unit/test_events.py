@@ -192,6 +192,17 @@ def test_the_worker_s_budget_pays_for_a_page_by_its_weight(clock, monkeypatch, s
         events.older(chat, 3, {"before": 10, "limit": 100})
 
 
+def test_going_down_pays_by_weight_too(clock, monkeypatch, settings):
+    settings.HISTORY_WORKER_TOKEN_BYTES = 20_000
+    heavy = [{"id": i, "text": "x" * 2000} for i in range(100)]
+    monkeypatch.setattr(events.reading, "newer", lambda room, slug, after, limit: (heavy, 1))
+    chat = chat_with_budgets(clock, user=(100, 100), worker=(20, 50), member=lambda sid: sid)
+    assert events.newer(chat, 1, {"after": 10, "limit": 100})["ok"]
+    assert events.newer(chat, 2, {"after": 10, "limit": 100})["ok"]
+    with pytest.raises(Refused, match="The server is busy"):
+        events.newer(chat, 3, {"after": 10, "limit": 100})
+
+
 def test_a_connection_refused_for_its_budget_is_not_read_until_its_wait_is_over(
     server, monkeypatch, clock
 ):
