@@ -35,11 +35,7 @@ class RateLimiter:
         if not self.enabled:
             return 0
         now = self.clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = _Bucket(tokens=self.burst, updated=now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
+        bucket = self._refilled(key, now)
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             self._forget_full_buckets(now)
@@ -53,12 +49,16 @@ class RateLimiter:
         refilled past one."""
         if not self.enabled or tokens <= 0:
             return
-        now = self.clock()
+        self._refilled(key, self.clock()).tokens -= tokens
+
+    def _refilled(self, key, now):
+        """``key``'s bucket (a full one if it had none), refilled up to ``now``."""
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(tokens=self.burst, updated=now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate) - tokens
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
+        return bucket
 
     def exhausted(self, key):
         """True while ``key`` has no token left (nothing is spent)."""
