@@ -60,12 +60,18 @@ format: $(VENV)/.dev
 # Everything: lint, the whole suite on the embedded defaults (SQLite, one
 # process; the scale tests start their own PostgreSQL and Redis), then the
 # browser suite once more on PostgreSQL + Redis.
+# The suite runs in TEST_PROCESSES processes (pytest-xdist): most of a test's
+# time is spent waiting on a server or a browser. A file's tests stay in one
+# process (--dist loadfile), so the servers its fixtures start are shared.
+TEST_PROCESSES ?= 2
+PYTEST := $(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile
+
 test: $(VENV)/.dev .env system-deps $(BROWSER_TEST_TOOLS) lint
-	$(VENV)/bin/pytest --durations=30 $(PYTEST_ARGS)
+	$(PYTEST) --durations=30 $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-postgres-redis
 
 test-postgres-redis: $(VENV)/.dev .env system-deps $(BROWSER_TEST_TOOLS)
-	D09_TEST_BACKEND=postgres-redis $(VENV)/bin/pytest -m browser --durations=15 $(PYTEST_ARGS)
+	D09_TEST_BACKEND=postgres-redis $(PYTEST) -m browser --durations=15 $(PYTEST_ARGS)
 
 # axe-core for the accessibility tests: npm, test runs only, never served.
 $(BROWSER_TEST_TOOLS): tests/browser/package.json tests/browser/package-lock.json

@@ -112,7 +112,11 @@ def test_two_hundred_clients_lose_and_duplicate_nothing(server):
     expected_texts = {f"{c.tag} #{i}" for c in clients for i in range(MESSAGES_EACH)}
     assert sorted(text for (text,) in stored) == sorted(expected_texts)
 
-    assert max(handles, default=0) <= 10, f"DB handles peaked at {max(handles)}"
+    # Bounded: the load opens a handful at most, not one per client. The baseline is
+    # what the shared server holds already (its OS threads' connections, from the
+    # tests that ran on it before this one).
+    peak = max(handles, default=0)
+    assert peak <= baseline + 8, f"DB handles peaked at {peak} (at rest: {baseline})"
     wait_until(
         lambda: server.db_file_handles() <= baseline, timeout=10, message="DB handles closed"
     )

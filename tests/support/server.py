@@ -1,5 +1,6 @@
 """Starting the real server in a subprocess, and logging in over HTTP."""
 
+import fcntl
 import json
 import os
 import signal
@@ -137,7 +138,12 @@ print(json.dumps(cookies))
 
     def prepare(self):
         self.manage("migrate", "--noinput")
-        self.manage("collectstatic", "--noinput", "--verbosity", "0")
+        # One collectstatic at a time into the shared STATIC_ROOT: the suite runs
+        # in parallel processes (pytest-xdist), and two copying the same files at
+        # once fail.
+        with open(LOG_DIR / "collectstatic.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.manage("collectstatic", "--noinput", "--verbosity", "0")
         self.manage("create_demo_users")
 
     def command(self):
