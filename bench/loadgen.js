@@ -785,6 +785,15 @@ function openLoopReport(rate, seconds, stats, left) {
 }
 
 // ---------------------------------------------------------------- phases
+function slowestBySecond(msgLast, t0) {
+  const slowest = [];
+  for (const [key, latency] of msgLast) {
+    const second = Math.floor((sendTimes[Math.floor(key / maxSeq)][key % maxSeq] - t0) / 1000);
+    if (second >= 0) slowest[second] = Math.max(slowest[second] || 0, Math.round(latency));
+  }
+  return Array.from(slowest, (v) => v || 0);
+}
+
 let seqNext = 0;
 async function runPhase(p, index) {
   const st = newPhaseStats(p, index);
@@ -865,6 +874,9 @@ async function runPhase(p, index) {
     // When each message reached its last recipient: a p99 far above this p50 means a
     // few messages were stalled as a whole (a pause), not a long tail in every fan-out.
     last_delivery_ms: summary(Array.from(st.msgLast.values())),
+    // The slowest last delivery of the messages sent in each second of the phase: where
+    // in time a tail comes from (a wave of joins, a pause).
+    slowest_by_second_ms: slowestBySecond(st.msgLast, t0),
     acks_ok: acks,
     ack_fail: st.ackFail,
     ack_latency_ms: summary(st.ackLat),
