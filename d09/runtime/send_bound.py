@@ -32,6 +32,8 @@ import struct
 
 from engineio import socket as engineio_socket
 
+from d09.runtime.ping_spread import SpreadPings
+
 logger = logging.getLogger(__name__)
 
 # Methods of engineio.socket.Socket overridden below, with their parameters.
@@ -79,7 +81,7 @@ def bound(socket_):
     return socket_
 
 
-class BoundedSocket(engineio_socket.Socket):
+class BoundedSocket(SpreadPings):  # its pings spread too (d09.runtime.ping_spread)
     queued_bytes = 0  # handed to send() and not written yet (queue + writer's batch)
     _batch_bytes = 0  # of those, the batch the writer took with the last poll()
     _websocket = None  # the WebSocket being served, to abort its connection

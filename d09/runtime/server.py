@@ -14,6 +14,7 @@ import socketio
 from socketio import packet
 
 from d09.runtime.deadlines import Deadlines
+from d09.runtime.ping_spread import spread_pings
 from d09.runtime.send_bound import bound, bound_sockets
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ class ChatServer(socketio.Server):
     - ``max_queued_bytes``: a connection that has that many bytes waiting to
       be written when more comes (a client that does not read) is closed
       (d09/runtime/send_bound.py); python-engineio's queue has no bound.
+    - Each connection's first ping comes after a random share of the ping
+      interval (d09/runtime/ping_spread.py), so that connections that arrived
+      together are not pinged, nor cut by the ping timeout, together.
     - ``draining`` (a stopping worker, d09/runtime/drain.py): no new Engine.IO
       session is taken, and ``close_when_idle(eio_sid)`` closes a session once
       the event it is handling is answered, so that no ack of a stored message
@@ -203,7 +207,7 @@ class ChatServer(socketio.Server):
             self._settle(environ)
             return False
         if eio_sid in self.eio.sockets:  # absent only in unit tests without sockets
-            bound(self.eio.sockets[eio_sid])
+            spread_pings(bound(self.eio.sockets[eio_sid]))
         result = super()._handle_eio_connect(eio_sid, environ)
         if self.connect_deadlines is not None:
             self.connect_deadlines.add(eio_sid)

@@ -135,3 +135,43 @@ def test_costly_requests_are_answered_within_a_budget_per_user(servers):
     )
     for client in (*tabs, other):
         client.close()
+
+
+def first_ping_after(raw, opened, arrivals):
+    """Seconds from ``opened`` until ``raw`` got its first ping, into ``arrivals``."""
+    while raw.ws.recv() != "2":
+        pass
+    arrivals.append(time.monotonic() - opened)
+
+
+def test_connections_that_arrive_together_are_pinged_and_cut_apart(servers):
+    """Clients that joined together and then all stop answering (the bench's
+    non-readers) were cut together by the ping timeout, and came back together:
+    each wave held the worker's loop for hundreds of ms. Each connection's first
+    ping now comes after a random share of the interval (half of it to all of
+    it), never later than python-engineio's."""
+    interval = 4
+    live = servers.start(SIO_PING_INTERVAL=str(interval), SIO_PING_TIMEOUT="4")
+    room = live.create_room("Ping spread", "ping-spread")
+    cookie = login(live.url, "alice", DEMO_PASSWORD).cookie
+    sockets = [RawSocket(live.url, cookie=cookie, timeout=interval * 3) for _ in range(12)]
+    opened = time.monotonic()
+    for raw in sockets:
+        assert raw.connect_namespace({"room": room})[-1].startswith("40")
+    arrivals = []
+    readers = [
+        threading.Thread(target=first_ping_after, args=(raw, opened, arrivals), daemon=True)
+        for raw in sockets
+    ]
+    try:
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join(interval * 3)
+        assert len(arrivals) == len(sockets)
+        assert max(arrivals) <= interval + 1  # never later than the library's ping
+        assert min(arrivals) >= interval / 2 - 1
+        assert max(arrivals) - min(arrivals) >= interval / 8, sorted(arrivals)
+    finally:
+        for raw in sockets:
+            raw.close()

@@ -11,7 +11,7 @@ import pytest
 import socketio
 
 from chat.backends.memory import LocalRoomLocks
-from d09.runtime import send_bound
+from d09.runtime import ping_spread, send_bound
 from d09.runtime.server import OVERRIDDEN, ChatServer
 from tests.support.overrides import assert_override_matches
 from tests.support.server import wait_until
@@ -37,6 +37,13 @@ def test_each_override_matches_the_library_method(name):
 def test_each_engineio_socket_override_matches_the_library_method(name):
     assert_override_matches(
         engineio.socket.Socket, send_bound.BoundedSocket, name, send_bound.OVERRIDDEN[name]
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ping_spread.OVERRIDDEN))
+def test_each_ping_override_matches_the_library_method(name):
+    assert_override_matches(
+        engineio.socket.Socket, ping_spread.SpreadPings, name, ping_spread.OVERRIDDEN[name]
     )
 
 
