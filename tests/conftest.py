@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.browser import BrowserFactory
 from tests.support.clock import FakeClock
-from tests.support.server import DEMO_PASSWORD, LiveServer, ServerFactory, login
+from tests.support.server import DEMO_PASSWORD, LiveServer, ServerFactory, collect_static, login
 from tests.support.sio import connected
 
 # redis_service, postgres_service: real servers started for the session.
@@ -21,12 +21,25 @@ pytest_plugins = ["tests.support.services"]
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
 
 
+STATIC_COLLECTED = "D09_TEST_STATIC_COLLECTED"
+
 # D09_TEST_BACKEND=postgres-redis runs the live-server tests (the browser suite)
 # against PostgreSQL and Redis instead of the embedded SQLite and memory.
 BACKENDS = ("sqlite", "postgres-redis")
 BACKEND = os.environ.get("D09_TEST_BACKEND", "").strip() or "sqlite"
 if BACKEND not in BACKENDS:
     raise pytest.UsageError(f"D09_TEST_BACKEND must be one of {BACKENDS}, not {BACKEND!r}")
+
+
+def pytest_configure(config):
+    """The static files every test server serves, collected once before any
+    starts: in the main process only (pytest-xdist's workers have
+    ``workerinput``; they start after this), and not again in a pytest that a
+    test starts (``tests/unit/test_search_postgres.py``) while servers run."""
+    if hasattr(config, "workerinput") or os.environ.get(STATIC_COLLECTED):
+        return
+    collect_static()
+    os.environ[STATIC_COLLECTED] = "1"  # inherited by the workers and subprocesses
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.expected_conditions import staleness_of
 
 from tests.support.browser import (
     click,
@@ -53,12 +54,19 @@ def read_mark(server, username, room):
 
 def search_with_the_box(driver, query):
     """Press "/" (the box takes the focus), type the query, Enter; the results."""
+    page = driver.find_element("tag name", "html")
     driver.find_element("tag name", "body").send_keys("/")
     box = driver.switch_to.active_element
     assert "search-box" in box.get_attribute("class")
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(query, Keys.ENTER)
-    wait_for(driver, lambda d: "/chat/search/" in d.current_url, message="the results page")
+    # The page it was typed on gone first: typed on a results page, the old
+    # results would otherwise be taken for the new ones.
+    wait_for(
+        driver,
+        lambda d: staleness_of(page)(d) and "/chat/search/" in d.current_url,
+        message="the results page",
+    )
     return driver.find_elements("css selector", "#search-results .search-result")
 
 

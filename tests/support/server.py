@@ -1,6 +1,5 @@
 """Starting the real server in a subprocess, and logging in over HTTP."""
 
-import fcntl
 import json
 import os
 import signal
@@ -137,13 +136,8 @@ print(json.dumps(cookies))
         return count
 
     def prepare(self):
+        # Static files are collected once per test run (collect_static), not here.
         self.manage("migrate", "--noinput")
-        # One collectstatic at a time into the shared STATIC_ROOT: the suite runs
-        # in parallel processes (pytest-xdist), and two copying the same files at
-        # once fail.
-        with open(LOG_DIR / "collectstatic.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            self.manage("collectstatic", "--noinput", "--verbosity", "0")
         self.manage("create_demo_users")
 
     def command(self):
@@ -201,6 +195,22 @@ print(json.dumps(cookies))
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return ""
+
+
+def collect_static():
+    """``collectstatic`` into the project's STATIC_ROOT, which every test server
+    serves (DEBUG off: hashed names). Once per test run, before any server
+    starts: collectstatic deletes and rewrites the files it post-processes, so
+    a server starting (or serving) meanwhile, in another pytest-xdist process,
+    found files missing."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "0"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
 
 def start_server(env, log_dir, name, prepare=False, server_class=LiveServer, **options):
