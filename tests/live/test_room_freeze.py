@@ -35,7 +35,8 @@ def quick_ping_server(module_servers):
 def go_silent(server, usernames, room, frame=None):
     """Raw clients that join ``room``, optionally send ``frame``, then never read
     again: their pings go unanswered while their TCP connections stay open."""
-    # Logged in first, so that they join (and their pings start) together.
+    # Logged in first, so that they join together (their first pings then come
+    # within half a ping interval of each other: d09.runtime.ping_spread).
     cookies = [login(server.url, name, DEMO_PASSWORD).cookie for name in usernames]
     sockets = []
     for cookie in cookies:
