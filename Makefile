@@ -57,15 +57,15 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Everything: lint, the whole suite on the embedded defaults (SQLite, one
-# process; the scale tests start their own PostgreSQL and Redis), then the
-# browser suite once more on PostgreSQL + Redis.
 # The suite runs in TEST_PROCESSES processes (pytest-xdist): most of a test's
 # time is spent waiting on a server or a browser. A file's tests stay in one
 # process (--dist loadfile), so the servers its fixtures start are shared.
 TEST_PROCESSES ?= 2
 PYTEST := $(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile
 
+# Everything: lint, the whole suite on the embedded defaults (SQLite, one
+# server process; the scale tests start their own PostgreSQL and Redis), then
+# the browser suite once more on PostgreSQL + Redis.
 test: $(VENV)/.dev .env system-deps $(BROWSER_TEST_TOOLS) lint
 	$(PYTEST) --durations=30 $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-postgres-redis
