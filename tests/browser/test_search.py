@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.expected_conditions import staleness_of
 
 from tests.support.browser import (
+    another_page_loaded,
     click,
     enter_room,
     lines,
@@ -54,7 +54,7 @@ def read_mark(server, username, room):
 
 def search_with_the_box(driver, query):
     """Press "/" (the box takes the focus), type the query, Enter; the results."""
-    page = driver.find_element("tag name", "html")
+    new_page = another_page_loaded(driver)
     driver.find_element("tag name", "body").send_keys("/")
     box = driver.switch_to.active_element
     assert "search-box" in box.get_attribute("class")
@@ -64,7 +64,7 @@ def search_with_the_box(driver, query):
     # results would otherwise be taken for the new ones.
     wait_for(
         driver,
-        lambda d: staleness_of(page)(d) and "/chat/search/" in d.current_url,
+        lambda d: new_page(d) and "/chat/search/" in d.current_url,
         message="the results page",
     )
     return driver.find_elements("css selector", "#search-results .search-result")

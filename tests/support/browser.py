@@ -68,9 +68,38 @@ def console_text(driver):
 def wait_for(driver, condition, timeout=20, message=""):
     # An element found just before the page re-renders it (the user list after a
     # reconnect) is stale: look again at the next poll instead of failing.
+    def polled(d):
+        try:
+            return condition(d)
+        except WebDriverException as error:
+            # Chromium's other word for stale, asked while a document is replaced.
+            if "does not belong to the document" in str(error):
+                return False
+            raise
+
     return WebDriverWait(
         driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
-    ).until(lambda d: condition(d), message)
+    ).until(polled, message)
+
+
+def another_page_loaded(driver):
+    """Mark the page shown now; a condition that holds once another one has loaded.
+
+    An element of the old page can't tell: while Chromium swaps documents, asking
+    about it fails with errors other than a stale reference ("Node with given id
+    does not belong to the document")."""
+    driver.execute_script("window.d09TestOldPage = true;")
+
+    def loaded(d):
+        try:
+            return d.execute_script(
+                "return window.d09TestOldPage === undefined"
+                " && document.readyState === 'complete';"
+            )
+        except WebDriverException:  # asked while one document gave way to the next
+            return False
+
+    return loaded
 
 
 class BrowserFactory:
