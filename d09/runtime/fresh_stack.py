@@ -56,6 +56,12 @@ def run_on_fresh_stack(function, *args):
         helper.switch()
     finally:
         waiting = False
-    if "error" in outcome:
-        raise outcome["error"]
+    error = outcome.pop("error", None)
+    if error is not None:
+        # Neither the dict nor this frame may keep it once raised: its traceback
+        # holds both, and that cycle would wait for the garbage collector.
+        try:
+            raise error
+        finally:
+            error = None
     return outcome.get("value")

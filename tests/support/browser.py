@@ -93,8 +93,7 @@ def another_page_loaded(driver):
     def loaded(d):
         try:
             return d.execute_script(
-                "return window.d09TestOldPage === undefined"
-                " && document.readyState === 'complete';"
+                "return window.d09TestOldPage === undefined && document.readyState === 'complete';"
             )
         except WebDriverException:  # asked while one document gave way to the next
             return False
