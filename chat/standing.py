@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connections, router
 
 CHUNK = 500  # ids per query when re-reading many users
 
@@ -94,9 +95,31 @@ def inactive(user_ids):
     ended = set()
     for start in range(0, len(user_ids), CHUNK):
         chunk = user_ids[start : start + CHUNK]
-        active = set(_users().filter(pk__in=chunk, is_active=True).values_list("pk", flat=True))
+        active = _active_among(chunk)
         gone = [user_id for user_id in chunk if user_id not in active]
         remember(active, True)
         remember(gone, False)
         ended.update(gone)
     return ended
+
+
+def _active_among(user_ids):
+    """The ids among ``user_ids`` whose account is active, in one query.
+
+    Written as SQL through Django's cursor, with the user model's own table
+    and columns: the ORM prepares each value of an ``__in`` lookup one by one
+    in Python, which for the 10,000 users a worker may hold took 27 ms of the
+    event loop every second, against 4.5 ms this way (bench/README.md, "The
+    permission sweep")."""
+    model = get_user_model()
+    meta = model._meta
+    quote = connections[router.db_for_read(model)].ops.quote_name
+    pk = quote(meta.pk.column)
+    placeholders = ", ".join(["%s"] * len(user_ids))
+    sql = (
+        f"SELECT {pk} FROM {quote(meta.db_table)}"
+        f" WHERE {quote(meta.get_field('is_active').column)} = %s AND {pk} IN ({placeholders})"
+    )
+    with connections[router.db_for_read(model)].cursor() as cursor:
+        cursor.execute(sql, [True, *user_ids])
+        return {row[0] for row in cursor.fetchall()}

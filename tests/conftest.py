@@ -35,7 +35,7 @@ def pytest_configure(config):
     """The static files every test server serves, collected once before any
     starts: in the main process only (pytest-xdist's workers have
     ``workerinput``; they start after this), and not again in a pytest that a
-    test starts (``tests/unit/test_search_postgres.py``) while servers run."""
+    test starts (``tests/unit/test_on_postgres.py``) while servers run."""
     if hasattr(config, "workerinput") or os.environ.get(STATIC_COLLECTED):
         return
     collect_static()

@@ -1,7 +1,7 @@
 """chat.search and /chat/search/: what is found, by whom, and how it is shown.
 
 These tests run on the database the settings name: SQLite (FTS5) here, and the
-same module on PostgreSQL through tests/unit/test_search_postgres.py, which
+same module on PostgreSQL through tests/unit/test_on_postgres.py, which
 runs it again with DATABASE_URL pointing at a real PostgreSQL server.
 """
 
