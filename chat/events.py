@@ -477,12 +477,13 @@ class ChatNamespace(socketio.Namespace):
             try:
                 return handler.function(self.chat, *args)
             except Refused as refusal:
-                # Its text: a log record that is kept (a test's capture) must
-                # not keep the refusal alive, with every frame of its traceback.
-                logger.info("%s from %s refused: %s", event, args[0], str(refusal))
+                # The log gets its text: a log record that is kept (a test's capture)
+                # must not keep the refusal alive, with every frame of its traceback.
+                reason = str(refusal)
+                logger.info("%s from %s refused: %s", event, args[0], reason)
                 if getattr(refusal, "hold_reader", False):
                     self._hold_reader(args[0], refusal.retry_after)
-                return self._failed(event, str(refusal), refusal.retry_after, refusal.details)
+                return self._failed(event, reason, refusal.retry_after, refusal.details)
             except DatabaseError:
                 logger.exception("database error in %s from %s", event, args[0])
                 return self._failed(event, handler.database_error, RETRY_SOON)

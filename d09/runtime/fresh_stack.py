@@ -56,8 +56,8 @@ def run_on_fresh_stack(function, *args):
         helper.switch()
     finally:
         waiting = False
-    error = outcome.pop("error", None)
-    if error is not None:
+    if "error" in outcome:
+        error = outcome.pop("error")
         # Neither the dict nor this frame may keep it once raised: its traceback
         # holds both, and that cycle would wait for the garbage collector.
         try:
