@@ -61,7 +61,14 @@ class LoadClient(threading.Thread):
             self.acks[int(digits)] = json.loads(frame[2 + len(digits) :])[0]
 
 
-def test_two_hundred_clients_lose_and_duplicate_nothing(server):
+def test_two_hundred_clients_lose_and_duplicate_nothing(servers):
+    # A server of its own whose ping timeout outlasts the test's backlog: 200
+    # Python threads parse some 270,000 frames under one GIL, and on a busy CI
+    # machine a client fell more than SIO_PING_TIMEOUT (10 s) behind in reading,
+    # so its pong came too late and the server rightly cut it. Cutting clients
+    # that do not keep up is tested elsewhere (test_hardening, test_memory); this
+    # test is about order, loss and duplicates among clients that do.
+    server = servers.start(SIO_PING_TIMEOUT="60")
     rooms = [server.create_room(f"Load {i}", f"load-{uuid.uuid4().hex[:8]}") for i in range(ROOMS)]
     sessions = [login(server.url, name, DEMO_PASSWORD) for name in ("alice", "bob", "carol")]
     go = threading.Event()
@@ -113,8 +120,7 @@ def test_two_hundred_clients_lose_and_duplicate_nothing(server):
     assert sorted(text for (text,) in stored) == sorted(expected_texts)
 
     # Bounded: the load opens a handful at most, not one per client. The baseline is
-    # what the shared server holds already (its OS threads' connections, from the
-    # tests that ran on it before this one).
+    # what the server holds at rest (its OS threads' connections).
     peak = max(handles, default=0)
     assert peak <= baseline + 8, f"DB handles peaked at {peak} (at rest: {baseline})"
     wait_until(
